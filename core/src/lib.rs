@@ -1,0 +1,17 @@
+//! Mandate's domain crate: the rules of the authorization server as plain functions and types,
+//! and the storage they run on. Nothing here speaks HTTP or renders UI (ARCHITECTURE.md §1).
+
+pub mod bootstrap;
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod model;
+pub mod seed;
+pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use clock::{Clock, FixedClock, SystemClock, UnixMillis};
+pub use error::{CoreError, CoreResult};

@@ -1,0 +1,198 @@
+//! Storage over sqlx's `Any` driver: one set of portable SQL for SQLite (the embedded default)
+//! and PostgreSQL. Rules (ARCHITECTURE.md §2): `$n` placeholders; ids, JSON and URLs as TEXT;
+//! times as BIGINT unix ms; booleans as INTEGER 0/1; every multi-row change in one transaction.
+
+pub mod agents;
+pub mod deployment;
+mod json;
+pub mod mcp_servers;
+pub mod migrate;
+pub mod tenants;
+pub mod users;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::AnyPool;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::{CoreError, CoreResult};
+
+pub use migrate::{MigrationReport, Readiness};
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL, or `None` for an unsupported scheme.
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The connection pool and the backend it serves. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Store {
+    /// Opens a pool on `url` (a `sqlite:` path, created with its folder if missing, or a
+    /// `postgres://` URL). Does not migrate: call [`Store::migrate`].
+    pub async fn connect(url: &str, options: &StoreOptions) -> CoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).ok_or_else(|| {
+            CoreError::Invalid("the database URL must start with sqlite: or postgres://".into())
+        })?;
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let connect_options = AnyConnectOptions::from_str(&url)?;
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout);
+        if backend == Backend::Sqlite {
+            pool_options = pool_options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer; NORMAL sync in WAL mode keeps
+                    // every commit across a process crash (only power loss can drop the tail).
+                    // busy_timeout makes writers queue instead of failing with SQLITE_BUSY.
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options.connect_with(connect_options).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection; pending queries finish first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// For SQLite: creates the file's folder and asks sqlx to create the file (`mode=rwc`).
+fn prepare_sqlite_url(url: &str) -> CoreResult<String> {
+    let rest = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Err(CoreError::Invalid(
+            "an in-memory SQLite database is not supported: give a file path".into(),
+        ));
+    }
+    if let Some(parent) = Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                CoreError::Invalid(format!("cannot create the folder {}: {e}", parent.display()))
+            })?;
+        }
+    }
+    let query = if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Maps a unique-constraint violation to [`CoreError::AlreadyExists`].
+pub(crate) trait ResultExt<T> {
+    fn on_unique(self, what: &'static str) -> CoreResult<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_unique(self, what: &'static str) -> CoreResult<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                CoreError::AlreadyExists { what }
+            }
+            _ => CoreError::Database(e),
+        })
+    }
+}
+
+/// Booleans are stored as INTEGER 0/1 on both backends.
+pub(crate) fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_scheme() {
+        assert_eq!(Backend::from_url("sqlite://data/m.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("sqlite:m.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("postgresql://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn sqlite_urls_gain_create_mode_once() {
+        let dir = std::env::temp_dir().join(format!("mandate-url-{}", uuid::Uuid::new_v4()));
+        let file = dir.join("x.db");
+        let url = format!("sqlite://{}", file.display());
+        assert_eq!(prepare_sqlite_url(&url).expect("url"), format!("{url}?mode=rwc"));
+        assert!(dir.is_dir(), "the folder is created");
+        let with_mode = format!("{url}?mode=ro");
+        assert_eq!(prepare_sqlite_url(&with_mode).expect("url"), with_mode);
+        assert!(prepare_sqlite_url("sqlite::memory:").is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(test)]
+mod contract_tests;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Starts Mandate for the browser tests: a fresh data dir, the demo seeded, then `serve`.
+# Needs MANDATE_BIN (the built binary) and MANDATE_SITE_ROOT (the built front-end).
+set -euo pipefail
+: "${MANDATE_BIN:?set MANDATE_BIN to the mandate binary}"
+: "${MANDATE_SITE_ROOT:?set MANDATE_SITE_ROOT to the built site folder}"
+port="${E2E_PORT:-3100}"
+data_dir="$(mktemp -d -t mandate-e2e-XXXXXX)"
+export MANDATE_DATA_DIR="$data_dir"
+export MANDATE_BIND="127.0.0.1:${port}"
+export MANDATE_PUBLIC_URL="http://localhost:${port}"
+unset MANDATE_DATABASE_URL MANDATE_MASTER_KEY MANDATE_MASTER_KEY_FILE MANDATE_CONFIG
+"$MANDATE_BIN" seed demo
+exec "$MANDATE_BIN" serve

@@ -1,0 +1,212 @@
+//! The `mandate` command line.
+
+use clap::{Parser, Subcommand};
+use mandate_core::bootstrap::{create_admin, NewAdmin};
+use mandate_core::seed::{seed_demo, DEMO_AGENT_ID, DEMO_RESOURCE_URL, DEMO_SERVER_SLUG};
+use mandate_core::{Clock, CoreError, SystemClock};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::master_key::KeyOrigin;
+use crate::startup::{self, StartupError};
+
+#[derive(Debug, Parser)]
+#[command(name = "mandate", version, about = "Mandate: the authorization hub for AI agents and MCP servers")]
+struct Cli {
+    /// A TOML configuration file (also MANDATE_CONFIG); environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (the default): migrates, seeds the first admin on an empty database.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage administrators.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Load sample data.
+    Seed {
+        #[command(subcommand)]
+        command: SeedCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a project admin and print a one-time password.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SeedCommand {
+    /// Two tenants, a user in both, the "demo-notes" MCP server and a public agent.
+    Demo {
+        /// The resource URL of the demo MCP server.
+        #[arg(long, default_value = DEMO_RESOURCE_URL)]
+        resource_url: String,
+    },
+}
+
+/// Parses the command line, loads the configuration and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mandate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mandate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(config).await,
+            Command::Admin {
+                command: AdminCommand::Create { email },
+            } => admin_create(config, &email).await,
+            Command::Seed {
+                command: SeedCommand::Demo { resource_url },
+            } => seed(config, &resource_url).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("mandate: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), StartupError> {
+    let listener = startup::bind(&config).await?;
+    let public_url = config.public_url.clone();
+    let prepared = startup::prepare(config).await?;
+    log_store_ready(&prepared.migrations, &prepared.key_origin);
+    if let Some(admin) = &prepared.first_admin {
+        print_new_admin("First admin created", admin, &public_url);
+    }
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(address = %local, public_url = %public_url, "Mandate is listening");
+    startup::serve(prepared, listener, startup::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: Config) -> Result<(), StartupError> {
+    let (store, report, _, origin) = startup::open_store(&config).await?;
+    log_store_ready(&report, &origin);
+    println!(
+        "Applied {} migration(s); the database has {} of {}.",
+        report.applied.len(),
+        report.total,
+        report.total
+    );
+    store.close().await;
+    Ok(())
+}
+
+async fn admin_create(config: Config, email: &str) -> Result<(), StartupError> {
+    let public_url = config.public_url.clone();
+    let (store, _, _, _) = startup::open_store(&config).await?;
+    let hasher = startup::password_hasher();
+    let admin = create_admin(&store, &hasher, email, SystemClock.now_ms())
+        .await
+        .map_err(|e| match e {
+            CoreError::AlreadyExists { .. } => {
+                StartupError::Runtime(format!("a user with the email {email} already exists"))
+            }
+            CoreError::Invalid(why) => StartupError::Runtime(why),
+            other => StartupError::Runtime(format!("cannot create the admin: {other}")),
+        })?;
+    print_new_admin("Admin created", &admin, &public_url);
+    store.close().await;
+    Ok(())
+}
+
+async fn seed(config: Config, resource_url: &str) -> Result<(), StartupError> {
+    let public_url = config.public_url.clone();
+    let (store, _, _, _) = startup::open_store(&config).await?;
+    let hasher = startup::password_hasher();
+    let report = seed_demo(&store, &hasher, resource_url, SystemClock.now_ms())
+        .await
+        .map_err(|e| StartupError::Runtime(format!("cannot seed the demo: {e}")))?;
+    println!("Demo data for Mandate:");
+    println!(
+        "  tenants:     acme (Acme Corp), globex (Globex){}",
+        created_note(!report.tenants_created.is_empty())
+    );
+    match &report.user_password {
+        Some(password) => println!("  user:        demo@example.com / {password}  (shown once)"),
+        None => println!("  user:        demo@example.com (exists; password unchanged)"),
+    }
+    println!(
+        "  MCP server:  {DEMO_SERVER_SLUG} at {resource_url}, issuer {public_url}/s/{DEMO_SERVER_SLUG}{}",
+        created_note(report.server_created)
+    );
+    println!(
+        "  agent:       {DEMO_AGENT_ID} (public, PKCE, loopback redirects){}",
+        created_note(report.agent_created)
+    );
+    store.close().await;
+    Ok(())
+}
+
+fn created_note(created: bool) -> &'static str {
+    if created {
+        ""
+    } else {
+        "  [already there]"
+    }
+}
+
+fn log_store_ready(report: &mandate_core::store::MigrationReport, origin: &KeyOrigin) {
+    if report.applied.is_empty() {
+        tracing::info!(migrations = report.total, "database is up to date");
+    } else {
+        tracing::info!(applied = ?report.applied, total = report.total, "applied database migrations");
+    }
+    if let KeyOrigin::Generated(path) = origin {
+        tracing::warn!(
+            path = %path.display(),
+            "generated a new master key; in production supply MANDATE_MASTER_KEY or \
+             MANDATE_MASTER_KEY_FILE and back it up apart from the database"
+        );
+    }
+}
+
+/// Prints a new admin's one-time password on the console (never into the logs).
+fn print_new_admin(title: &str, admin: &NewAdmin, public_url: &str) {
+    println!();
+    println!("  {title}");
+    println!("    email:     {}", admin.user.email);
+    println!("    password:  {}  (one-time: you will choose a new one at first sign-in)", admin.one_time_password);
+    println!("    sign in:   {public_url}/sign-in");
+    println!();
+}

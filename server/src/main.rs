@@ -1,0 +1,5 @@
+//! The `mandate` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    mandate_server::cli::run()
+}

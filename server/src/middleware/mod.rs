@@ -1,0 +1,4 @@
+//! Cross-cutting layers: security headers, request ids with per-request log lines.
+
+pub mod request_log;
+pub mod security_headers;

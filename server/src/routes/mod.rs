@@ -1,0 +1,3 @@
+//! HTTP endpoints other than the Leptos pages.
+
+pub mod health;

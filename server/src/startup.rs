@@ -1,0 +1,180 @@
+//! Start-up: open and migrate the database, check the master key, seed the first admin,
+//! then serve until told to stop, finishing the requests in flight.
+
+use leptos::config::LeptosOptions;
+use mandate_core::bootstrap::{check_master_key, ensure_first_admin, NewAdmin};
+use mandate_core::identity::password::PasswordHasherPool;
+use mandate_core::store::{MigrationReport, Store, StoreOptions};
+use mandate_core::{Clock, CoreError, SystemClock};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::config::{redact_database_url, Config};
+use crate::master_key::{self, KeyOrigin};
+use crate::sessions::SessionBackend;
+use crate::state::AppState;
+
+/// Why Mandate could not start; each message names the setting to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    /// A setting is invalid (the message starts with its name).
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot open the database at MANDATE_DATABASE_URL ({url}): {source}")]
+    Database { url: String, source: CoreError },
+    #[error("cannot migrate the database at MANDATE_DATABASE_URL ({url}): {source}")]
+    Migration { url: String, source: CoreError },
+    #[error("MANDATE_MASTER_KEY: the master key does not match the one this database was set up with; supply the original key (or MANDATE_MASTER_KEY_FILE)")]
+    MasterKeyMismatch,
+    #[error("cannot listen on MANDATE_BIND ({addr}): {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl StartupError {
+    /// Process exit code: 2 for configuration the operator must fix, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) | Self::MasterKeyMismatch | Self::Bind { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Everything ready to serve.
+pub struct Prepared {
+    pub state: AppState,
+    pub sessions: SessionBackend,
+    pub migrations: MigrationReport,
+    /// Set when this start created the first admin: print it once.
+    pub first_admin: Option<NewAdmin>,
+    pub key_origin: KeyOrigin,
+}
+
+/// Connects, migrates and checks the master key: what every command needs first.
+pub async fn open_store(
+    config: &Config,
+) -> Result<(Store, MigrationReport, mandate_core::crypto::MasterKey, KeyOrigin), StartupError> {
+    let url = redact_database_url(&config.database_url);
+    let store = Store::connect(&config.database_url, &StoreOptions::default())
+        .await
+        .map_err(|source| StartupError::Database {
+            url: url.clone(),
+            source,
+        })?;
+    let migrations = store
+        .migrate()
+        .await
+        .map_err(|source| StartupError::Migration { url, source })?;
+    let (key, origin) = master_key::load_or_generate(config)?;
+    match check_master_key(&store, &key).await {
+        Ok(()) => {}
+        Err(CoreError::MasterKeyMismatch) => return Err(StartupError::MasterKeyMismatch),
+        Err(e) => return Err(StartupError::Runtime(format!("master key check failed: {e}"))),
+    }
+    Ok((store, migrations, key, origin))
+}
+
+/// Prepares a server: store, sessions, first admin.
+pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
+    let (store, migrations, master_key, key_origin) = open_store(&config).await?;
+    let sessions = SessionBackend::open(store.backend(), &config.database_url)
+        .await
+        .map_err(|e| StartupError::Database {
+            url: redact_database_url(&config.database_url),
+            source: CoreError::Database(e),
+        })?;
+    let hasher = password_hasher();
+    let first_admin = ensure_first_admin(&store, &hasher, SystemClock.now_ms())
+        .await
+        .map_err(|e| StartupError::Runtime(format!("cannot create the first admin: {e}")))?;
+    let leptos = LeptosOptions::builder()
+        .output_name("mandate")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .build();
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        master_key,
+        hasher,
+        leptos,
+    };
+    Ok(Prepared {
+        state,
+        sessions,
+        migrations,
+        first_admin,
+        key_origin,
+    })
+}
+
+/// The password hasher for this process: at most as many concurrent argon2 hashes (19 MiB
+/// each) as there are cores.
+pub fn password_hasher() -> PasswordHasherPool {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    PasswordHasherPool::new(cores)
+}
+
+/// Binds the configured address.
+pub async fn bind(config: &Config) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: config.bind.to_string(),
+            source,
+        })
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting, lets in-flight
+/// requests finish, and closes the database.
+pub async fn serve(
+    prepared: Prepared,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    let store = prepared.state.store.clone();
+    let sweeper = prepared.sessions.spawn_expiry_sweeper(Duration::from_secs(600));
+    let app = crate::router(prepared.state, &prepared.sessions);
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|e| StartupError::Runtime(format!("server error: {e}")));
+    sweeper.abort();
+    store.close().await;
+    result
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

@@ -1,0 +1,10 @@
+//! Integration tests over real HTTP against real databases: a fresh SQLite file and, where
+//! reachable, a fresh PostgreSQL database per test (see `mandate_core::testing`).
+
+mod support;
+
+mod cli_config;
+mod health;
+mod pages;
+mod security_headers;
+mod startup;
