@@ -12,7 +12,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -34,7 +34,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: routes to pages.
+/// The root component: routes to pages. Every page renders in `SsrMode::Async`: the server
+/// sends complete HTML after its data has loaded, so pages work without JavaScript
+/// (out-of-order streaming would need a script to put resolved content in place).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -46,7 +48,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <components::layout::TopBar />
             <Routes fallback=pages::not_found::NotFound>
-                <Route path=path!("/") view=pages::home::Home />
+                <Route path=path!("/") view=pages::home::Home ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -75,12 +75,20 @@ pub async fn ensure_first_admin(
     hasher: &PasswordHasherPool,
     now: UnixMillis,
 ) -> CoreResult<Option<NewAdmin>> {
-    if store.count_project_admins().await? > 0 || store.deployment_value(FIRST_ADMIN).await?.is_some() {
+    if store.count_project_admins().await? > 0
+        || store.deployment_value(FIRST_ADMIN).await?.is_some()
+    {
         return Ok(None);
     }
     let claim = random_token(16);
-    if store.deployment_value_or_insert(FIRST_ADMIN, &claim).await? != claim {
+    if store
+        .deployment_value_or_insert(FIRST_ADMIN, &claim)
+        .await?
+        != claim
+    {
         return Ok(None);
     }
-    create_admin(store, hasher, FIRST_ADMIN_EMAIL, now).await.map(Some)
+    create_admin(store, hasher, FIRST_ADMIN_EMAIL, now)
+        .await
+        .map(Some)
 }

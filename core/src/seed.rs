@@ -71,7 +71,10 @@ pub async fn seed_demo(
             user
         }
     };
-    for (tenant, roles) in tenants.iter().zip([["member", "engineer"], ["member", "viewer"]]) {
+    for (tenant, roles) in tenants
+        .iter()
+        .zip([["member", "engineer"], ["member", "viewer"]])
+    {
         store
             .add_membership(&Membership {
                 tenant_id: tenant.id.clone(),
@@ -111,7 +114,10 @@ pub async fn seed_demo(
             client_type: ClientType::Public,
             token_endpoint_auth_method: "none".into(),
             // RFC 8252 §7.3: loopback redirects match on any port.
-            redirect_uris: vec!["http://127.0.0.1/callback".into(), "http://localhost/callback".into()],
+            redirect_uris: vec![
+                "http://127.0.0.1/callback".into(),
+                "http://localhost/callback".into(),
+            ],
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             tags: vec!["demo".into()],
             logo_uri: None,
@@ -143,13 +149,23 @@ fn demo_scopes() -> Vec<Scope> {
         default_on: true,
     };
     vec![
-        scope("notes.read", "Read notes", "See the titles and contents of your notes.", false),
+        scope(
+            "notes.read",
+            "Read notes",
+            "See the titles and contents of your notes.",
+            false,
+        ),
         scope(
             "notes.write",
             "Write notes",
             "Create new notes and change or delete the ones you have.",
             true,
         ),
-        scope("notes.share", "Share notes", "Share your notes with other people in your organization.", false),
+        scope(
+            "notes.share",
+            "Share notes",
+            "Share your notes with other people in your organization.",
+            false,
+        ),
     ]
 }

@@ -37,8 +37,10 @@ impl TestDatabase {
 
 /// A temporary folder that is removed with the returned database (for other test files too).
 pub fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mandate-{label}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let dir =
+        std::env::temp_dir().join(format!("mandate-{label}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }
 
@@ -65,7 +67,9 @@ pub async fn postgres() -> Option<TestDatabase> {
     let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(conn) => conn,
         Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("!!! SKIPPING the PostgreSQL half of this test: cannot reach {admin_url}: {e}");
+            eprintln!(
+                "!!! SKIPPING the PostgreSQL half of this test: cannot reach {admin_url}: {e}"
+            );
             return None;
         }
         Err(e) => panic!("CI is set but PostgreSQL at {admin_url} cannot be reached: {e}"),

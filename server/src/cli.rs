@@ -12,7 +12,11 @@ use crate::master_key::KeyOrigin;
 use crate::startup::{self, StartupError};
 
 #[derive(Debug, Parser)]
-#[command(name = "mandate", version, about = "Mandate: the authorization hub for AI agents and MCP servers")]
+#[command(
+    name = "mandate",
+    version,
+    about = "Mandate: the authorization hub for AI agents and MCP servers"
+)]
 struct Cli {
     /// A TOML configuration file (also MANDATE_CONFIG); environment variables override it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -72,7 +76,10 @@ pub fn run() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mandate: cannot start the async runtime: {e}");
@@ -206,7 +213,10 @@ fn print_new_admin(title: &str, admin: &NewAdmin, public_url: &str) {
     println!();
     println!("  {title}");
     println!("    email:     {}", admin.user.email);
-    println!("    password:  {}  (one-time: you will choose a new one at first sign-in)", admin.one_time_password);
+    println!(
+        "    password:  {}  (one-time: you will choose a new one at first sign-in)",
+        admin.one_time_password
+    );
     println!("    sign in:   {public_url}/sign-in");
     println!();
 }

@@ -204,9 +204,13 @@ impl Config {
             .map(non_empty)
             .transpose()?
             .unwrap_or_else(|| "info".to_owned());
-        let metrics_bind = pick("MANDATE_METRICS_BIND", "metrics_bind", &file_config.metrics_bind)
-            .map(|raw| parse_socket_addr(&raw))
-            .transpose()?;
+        let metrics_bind = pick(
+            "MANDATE_METRICS_BIND",
+            "metrics_bind",
+            &file_config.metrics_bind,
+        )
+        .map(|raw| parse_socket_addr(&raw))
+        .transpose()?;
         let site_root = pick("MANDATE_SITE_ROOT", "site_root", &file_config.site_root)
             .map(|raw| non_empty(raw).map(PathBuf::from))
             .transpose()?
@@ -303,7 +307,10 @@ fn parse_database_url(raw: Raw) -> Result<String, ConfigError> {
             ConfigError::new(&raw.setting, format!("is not a valid PostgreSQL URL: {e}"))
         })?;
         if url.host_str().unwrap_or_default().is_empty() {
-            return Err(ConfigError::new(raw.setting, "a PostgreSQL URL needs a host"));
+            return Err(ConfigError::new(
+                raw.setting,
+                "a PostgreSQL URL needs a host",
+            ));
         }
         return Ok(value);
     }
@@ -329,7 +336,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -353,7 +363,10 @@ mod tests {
         let c = Config::from_sources(Some(&file), &env(&[("MANDATE_BIND", "0.0.0.0:5000")]))
             .expect("load");
         assert_eq!(c.bind.to_string(), "0.0.0.0:5000", "env wins");
-        assert_eq!(c.public_url, "https://auth.example.com", "file value, slash trimmed");
+        assert_eq!(
+            c.public_url, "https://auth.example.com",
+            "file value, slash trimmed"
+        );
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.is_https());
         let _ = std::fs::remove_dir_all(dir);
@@ -384,7 +397,9 @@ mod tests {
             let err = Config::from_sources(None, &env(&[(var, value)]))
                 .expect_err(&format!("{var}={value} must be refused"));
             assert_eq!(err.setting, var);
-            assert!(err.to_string().starts_with(&format!("invalid configuration: {var}: ")));
+            assert!(err
+                .to_string()
+                .starts_with(&format!("invalid configuration: {var}: ")));
         }
     }
 
@@ -392,7 +407,10 @@ mod tests {
     fn master_key_and_key_file_together_are_refused() {
         let err = Config::from_sources(
             None,
-            &env(&[("MANDATE_MASTER_KEY", "x"), ("MANDATE_MASTER_KEY_FILE", "/k")]),
+            &env(&[
+                ("MANDATE_MASTER_KEY", "x"),
+                ("MANDATE_MASTER_KEY_FILE", "/k"),
+            ]),
         )
         .expect_err("both");
         assert!(err.setting.contains("MANDATE_MASTER_KEY"));
@@ -416,7 +434,10 @@ mod tests {
     fn unknown_variables_and_plain_http_are_warned_about() {
         let c = Config::from_sources(
             None,
-            &env(&[("MANDATE_BINDD", "x"), ("MANDATE_PUBLIC_URL", "http://auth.example.com")]),
+            &env(&[
+                ("MANDATE_BINDD", "x"),
+                ("MANDATE_PUBLIC_URL", "http://auth.example.com"),
+            ]),
         )
         .expect("load");
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
@@ -429,6 +450,9 @@ mod tests {
             redact_database_url("postgres://u:secret@db:5432/m"),
             "postgres://u:***@db:5432/m"
         );
-        assert_eq!(redact_database_url("sqlite://data/m.db"), "sqlite://data/m.db");
+        assert_eq!(
+            redact_database_url("sqlite://data/m.db"),
+            "sqlite://data/m.db"
+        );
     }
 }

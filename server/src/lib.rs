@@ -46,10 +46,10 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
             page_context.clone(),
             move || shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            page_context,
-            shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, shell))
         .layer(sessions.layer(state.config.is_https()));
 
     let headers = SecurityHeaders {

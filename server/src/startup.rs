@@ -61,7 +61,15 @@ pub struct Prepared {
 /// Connects, migrates and checks the master key: what every command needs first.
 pub async fn open_store(
     config: &Config,
-) -> Result<(Store, MigrationReport, mandate_core::crypto::MasterKey, KeyOrigin), StartupError> {
+) -> Result<
+    (
+        Store,
+        MigrationReport,
+        mandate_core::crypto::MasterKey,
+        KeyOrigin,
+    ),
+    StartupError,
+> {
     let url = redact_database_url(&config.database_url);
     let store = Store::connect(&config.database_url, &StoreOptions::default())
         .await
@@ -77,7 +85,11 @@ pub async fn open_store(
     match check_master_key(&store, &key).await {
         Ok(()) => {}
         Err(CoreError::MasterKeyMismatch) => return Err(StartupError::MasterKeyMismatch),
-        Err(e) => return Err(StartupError::Runtime(format!("master key check failed: {e}"))),
+        Err(e) => {
+            return Err(StartupError::Runtime(format!(
+                "master key check failed: {e}"
+            )))
+        }
     }
     Ok((store, migrations, key, origin))
 }
@@ -142,7 +154,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
     let store = prepared.state.store.clone();
-    let sweeper = prepared.sessions.spawn_expiry_sweeper(Duration::from_secs(600));
+    let sweeper = prepared
+        .sessions
+        .spawn_expiry_sweeper(Duration::from_secs(600));
     let app = crate::router(prepared.state, &prepared.sessions);
     let result = axum::serve(
         listener,

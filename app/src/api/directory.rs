@@ -32,7 +32,10 @@ impl McpServerCard {
         hit(&self.name)
             || hit(&self.slug)
             || hit(&self.description)
-            || self.scopes.iter().any(|s| hit(&s.name) || hit(&s.display_name))
+            || self
+                .scopes
+                .iter()
+                .any(|s| hit(&s.name) || hit(&s.display_name))
     }
 }
 
@@ -97,7 +100,15 @@ mod tests {
     #[test]
     fn filter_matches_name_slug_description_and_scopes_case_insensitively() {
         let card = card();
-        for query in ["", "  ", "demo", "NOTES", "notes service", "notes.write", "write"] {
+        for query in [
+            "",
+            "  ",
+            "demo",
+            "NOTES",
+            "notes service",
+            "notes.write",
+            "write",
+        ] {
             assert!(card.matches(query), "{query:?} should match");
         }
         for query in ["calendar", "notes.admin"] {

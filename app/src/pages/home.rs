@@ -60,7 +60,12 @@ fn ServerList(cards: Vec<McpServerCard>, query: RwSignal<String>) -> impl IntoVi
     let cards = StoredValue::new(cards);
     let visible = move || {
         let q = query.get();
-        cards.with_value(|all| all.iter().filter(|c| c.matches(&q)).cloned().collect::<Vec<_>>())
+        cards.with_value(|all| {
+            all.iter()
+                .filter(|c| c.matches(&q))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
     };
     let status = move || {
         let shown = visible().len();

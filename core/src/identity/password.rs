@@ -104,7 +104,10 @@ mod tests {
             .await
             .expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(pool.verify("correct horse battery".into(), phc.clone()).await);
+        assert!(
+            pool.verify("correct horse battery".into(), phc.clone())
+                .await
+        );
         assert!(!pool.verify("correct horse batterY".into(), phc).await);
     }
 
@@ -124,6 +127,10 @@ mod tests {
     #[tokio::test]
     async fn malformed_stored_hash_is_no_match() {
         let pool = PasswordHasherPool::new(1);
-        assert!(!pool.verify("whatever-password".into(), "not-a-phc".into()).await);
+        assert!(
+            !pool
+                .verify("whatever-password".into(), "not-a-phc".into())
+                .await
+        );
     }
 }

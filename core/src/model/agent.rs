@@ -84,7 +84,12 @@ mod tests {
         for kind in [AgentKind::Manual, AgentKind::Dcr, AgentKind::Cimd] {
             assert_eq!(AgentKind::parse(kind.as_str()), Some(kind));
         }
-        for level in [TrustLevel::Verified, TrustLevel::Admin, TrustLevel::Dcr, TrustLevel::Cimd] {
+        for level in [
+            TrustLevel::Verified,
+            TrustLevel::Admin,
+            TrustLevel::Dcr,
+            TrustLevel::Cimd,
+        ] {
             assert_eq!(TrustLevel::parse(level.as_str()), Some(level));
         }
         for ty in [ClientType::Public, ClientType::Confidential] {

@@ -28,7 +28,10 @@ impl TryFrom<AgentRow> for Agent {
     type Error = CoreError;
     fn try_from(r: AgentRow) -> CoreResult<Self> {
         let corrupt = |what: &str, value: &str| {
-            CoreError::Invalid(format!("stored agent {} has unknown {what} {value:?}", r.id))
+            CoreError::Invalid(format!(
+                "stored agent {} has unknown {what} {value:?}",
+                r.id
+            ))
         };
         Ok(Agent {
             kind: AgentKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &r.kind))?,
@@ -53,7 +56,11 @@ impl TryFrom<AgentRow> for Agent {
 impl Store {
     /// Inserts an agent. `client_secret_hash` is the SHA-256 of a confidential client's secret.
     /// `AlreadyExists` if the client_id is taken.
-    pub async fn insert_agent(&self, agent: &Agent, client_secret_hash: Option<&str>) -> CoreResult<()> {
+    pub async fn insert_agent(
+        &self,
+        agent: &Agent,
+        client_secret_hash: Option<&str>,
+    ) -> CoreResult<()> {
         sqlx::query(
             "INSERT INTO agents (id, name, kind, trust_level, client_type, token_endpoint_auth_method,
                                  client_secret_hash, redirect_uris, grant_types, tags, logo_uri,

@@ -17,14 +17,18 @@ impl Store {
     /// Stores `value` under `key` unless a value is there already; returns the value that
     /// is stored afterwards (the existing one wins, so concurrent first starts agree).
     pub async fn deployment_value_or_insert(&self, key: &str, value: &str) -> CoreResult<String> {
-        sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(sqlx::query_scalar::<_, String>("SELECT value FROM deployment WHERE key = $1")
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await?)
+        sqlx::query(
+            "INSERT INTO deployment (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar::<_, String>("SELECT value FROM deployment WHERE key = $1")
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }

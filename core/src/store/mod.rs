@@ -92,10 +92,18 @@ impl Store {
                     // WAL lets readers run beside the one writer; NORMAL sync in WAL mode keeps
                     // every commit across a process crash (only power loss can drop the tail).
                     // busy_timeout makes writers queue instead of failing with SQLITE_BUSY.
-                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             });
@@ -120,9 +128,7 @@ impl Store {
 
 /// For SQLite: creates the file's folder and asks sqlx to create the file (`mode=rwc`).
 fn prepare_sqlite_url(url: &str) -> CoreResult<String> {
-    let rest = url
-        .trim_start_matches("sqlite:")
-        .trim_start_matches("//");
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path == ":memory:" {
         return Err(CoreError::Invalid(
@@ -132,7 +138,10 @@ fn prepare_sqlite_url(url: &str) -> CoreResult<String> {
     if let Some(parent) = Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                CoreError::Invalid(format!("cannot create the folder {}: {e}", parent.display()))
+                CoreError::Invalid(format!(
+                    "cannot create the folder {}: {e}",
+                    parent.display()
+                ))
             })?;
         }
     }
@@ -173,10 +182,19 @@ mod tests {
 
     #[test]
     fn backend_is_chosen_by_scheme() {
-        assert_eq!(Backend::from_url("sqlite://data/m.db"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("sqlite://data/m.db"),
+            Some(Backend::Sqlite)
+        );
         assert_eq!(Backend::from_url("sqlite:m.db"), Some(Backend::Sqlite));
-        assert_eq!(Backend::from_url("postgres://u@h/db"), Some(Backend::Postgres));
-        assert_eq!(Backend::from_url("postgresql://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db"),
+            Some(Backend::Postgres)
+        );
         assert_eq!(Backend::from_url("mysql://u@h/db"), None);
     }
 
@@ -185,7 +203,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mandate-url-{}", uuid::Uuid::new_v4()));
         let file = dir.join("x.db");
         let url = format!("sqlite://{}", file.display());
-        assert_eq!(prepare_sqlite_url(&url).expect("url"), format!("{url}?mode=rwc"));
+        assert_eq!(
+            prepare_sqlite_url(&url).expect("url"),
+            format!("{url}?mode=rwc")
+        );
         assert!(dir.is_dir(), "the folder is created");
         let with_mode = format!("{url}?mode=ro");
         assert_eq!(prepare_sqlite_url(&with_mode).expect("url"), with_mode);

@@ -155,7 +155,9 @@ impl Store {
         .bind(user.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(MembershipWithTenantRow::split).collect()
+        rows.into_iter()
+            .map(MembershipWithTenantRow::split)
+            .collect()
     }
 
     pub async fn count_tenants(&self) -> CoreResult<i64> {

@@ -71,13 +71,15 @@ impl Store {
 
     /// The user's stored password hash, if they have a password.
     pub async fn password_hash_of(&self, user: &UserId) -> CoreResult<Option<String>> {
-        Ok(sqlx::query_scalar::<_, Option<String>>(
-            "SELECT password_hash FROM users WHERE id = $1",
+        Ok(
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT password_hash FROM users WHERE id = $1",
+            )
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten(),
         )
-        .bind(user.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .flatten())
     }
 
     pub async fn count_users(&self) -> CoreResult<i64> {

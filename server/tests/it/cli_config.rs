@@ -20,7 +20,11 @@ fn mandate(dir: &Path) -> Command {
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("run mandate");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run mandate");
     (
         status.code().unwrap_or(-1),
         String::from_utf8_lossy(&stdout).into_owned(),
@@ -56,11 +60,23 @@ fn unreachable_database_exits_non_zero_with_a_clear_message() {
     let (code, _, stderr) = run(mandate(&dir)
         .arg("serve")
         .env("MANDATE_BIND", "127.0.0.1:0")
-        .env("MANDATE_DATABASE_URL", "postgres://mandate:hunter2@127.0.0.1:1/nowhere"));
+        .env(
+            "MANDATE_DATABASE_URL",
+            "postgres://mandate:hunter2@127.0.0.1:1/nowhere",
+        ));
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("cannot open the database at MANDATE_DATABASE_URL"), "{stderr}");
-    assert!(stderr.contains("postgres://mandate:***@127.0.0.1:1/nowhere"), "{stderr}");
-    assert!(!stderr.contains("hunter2"), "the password is never printed: {stderr}");
+    assert!(
+        stderr.contains("cannot open the database at MANDATE_DATABASE_URL"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("postgres://mandate:***@127.0.0.1:1/nowhere"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password is never printed: {stderr}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -70,7 +86,10 @@ fn unknown_config_file_keys_are_refused() {
     std::fs::write(dir.join("mandate.toml"), "public_urll = \"http://x\"\n").expect("write");
     let (code, _, stderr) = run(mandate(&dir).args(["--config", "mandate.toml", "migrate"]));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("configuration file mandate.toml"), "{stderr}");
+    assert!(
+        stderr.contains("configuration file mandate.toml"),
+        "{stderr}"
+    );
     assert!(stderr.contains("public_urll"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -91,7 +110,10 @@ fn another_master_key_is_refused_for_an_existing_database() {
         .env("MANDATE_DATABASE_URL", &db.url)
         .env("MANDATE_MASTER_KEY", &key_b));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("MANDATE_MASTER_KEY: the master key does not match"), "{stderr}");
+    assert!(
+        stderr.contains("MANDATE_MASTER_KEY: the master key does not match"),
+        "{stderr}"
+    );
     let (code, _, stderr) = run(mandate(&dir)
         .arg("migrate")
         .env("MANDATE_DATABASE_URL", &db.url)
@@ -107,13 +129,19 @@ fn migrate_applies_once_and_generates_the_master_key_file() {
     let (code, stdout, stderr) = run(mandate(&dir).arg("migrate"));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Applied 1 migration(s)"), "{stdout}");
-    assert!(dir.join("data/mandate.db").is_file(), "SQLite file under ./data");
+    assert!(
+        dir.join("data/mandate.db").is_file(),
+        "SQLite file under ./data"
+    );
     let key = std::fs::read_to_string(dir.join("data/master.key")).expect("key file");
     assert_eq!(key.trim().len(), 44, "32 bytes in base64");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("data/master.key")).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(dir.join("data/master.key"))
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "the key file is private to its owner");
     }
     let (code, stdout, _) = run(mandate(&dir).arg("migrate"));
@@ -125,17 +153,27 @@ fn migrate_applies_once_and_generates_the_master_key_file() {
 #[test]
 fn admin_create_prints_a_one_time_password_and_refuses_duplicates() {
     let dir = temp_dir("cli");
-    let (code, stdout, stderr) = run(mandate(&dir).args(["admin", "create", "--email", "Ops@Example.com"]));
+    let (code, stdout, stderr) =
+        run(mandate(&dir).args(["admin", "create", "--email", "Ops@Example.com"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("ops@example.com"), "{stdout}");
     let password = stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("password:"))
-        .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned())
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .expect("password line");
     assert!(password.len() >= 20, "{password}");
-    assert!(!stderr.contains(&password), "the password is not in the logs");
-    let (code, _, stderr) = run(mandate(&dir).args(["admin", "create", "--email", "ops@example.com"]));
+    assert!(
+        !stderr.contains(&password),
+        "the password is not in the logs"
+    );
+    let (code, _, stderr) =
+        run(mandate(&dir).args(["admin", "create", "--email", "ops@example.com"]));
     assert_eq!(code, 1);
     assert!(stderr.contains("already exists"), "{stderr}");
     let (code, _, stderr) = run(mandate(&dir).args(["admin", "create", "--email", "not-an-email"]));
@@ -150,7 +188,10 @@ fn seed_demo_is_idempotent() {
     let (code, stdout, stderr) = run(mandate(&dir).args(["seed", "demo"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("demo@example.com / "), "{stdout}");
-    assert!(stdout.contains("issuer http://localhost:3000/s/demo-notes"), "{stdout}");
+    assert!(
+        stdout.contains("issuer http://localhost:3000/s/demo-notes"),
+        "{stdout}"
+    );
     let (code, stdout, _) = run(mandate(&dir).args(["seed", "demo"]));
     assert_eq!(code, 0);
     assert!(stdout.contains("password unchanged"), "{stdout}");
@@ -175,7 +216,11 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
     while !read().contains("Mandate is listening") {
         assert!(Instant::now() < deadline, "never started: {}", read());
-        assert!(child.try_wait().expect("wait").is_none(), "exited early: {}", read());
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "exited early: {}",
+            read()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let status = Command::new("kill")
@@ -200,6 +245,9 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
         .expect("listening event");
     assert_eq!(listening["level"], "INFO");
     assert!(output.contains("\"message\":\"stopped\""), "{output}");
-    assert!(output.contains("First admin created"), "first start prints the admin: {output}");
+    assert!(
+        output.contains("First admin created"),
+        "first start prints the admin: {output}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -6,7 +6,11 @@ use serde_json::Value;
 async fn healthz_says_the_process_is_up() {
     for db in each_backend().await {
         let server = TestServer::start(&db).await;
-        let res = client().get(server.url("/healthz")).send().await.expect("request");
+        let res = client()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "application/json");
         let body: Value = res.json().await.expect("json");
@@ -19,12 +23,19 @@ async fn healthz_says_the_process_is_up() {
 async fn readyz_reports_database_and_migrations() {
     for db in each_backend().await {
         let server = TestServer::start(&db).await;
-        let res = client().get(server.url("/readyz")).send().await.expect("request");
+        let res = client()
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(res.status(), 200, "{:?}", db.backend);
         let body: Value = res.json().await.expect("json");
         assert_eq!(body["status"], "ready");
         assert_eq!(body["database"], db.backend.name());
-        assert_eq!(body["migrations"]["applied"], body["migrations"]["expected"]);
+        assert_eq!(
+            body["migrations"]["applied"],
+            body["migrations"]["expected"]
+        );
         assert!(body["migrations"]["expected"].as_u64().expect("number") >= 1);
         server.stop().await;
     }
@@ -39,7 +50,11 @@ async fn readyz_fails_when_migrations_are_missing() {
             .execute(server.store.pool())
             .await
             .expect("delete");
-        let res = client().get(server.url("/readyz")).send().await.expect("request");
+        let res = client()
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(res.status(), 503);
         let body: Value = res.json().await.expect("json");
         assert_eq!(body["status"], "not_ready");

@@ -14,15 +14,27 @@ fn assert_common_headers(res: &reqwest::Response, path: &str) {
     assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
     assert_eq!(h["x-frame-options"], "DENY", "{path}");
     assert!(h.get("x-request-id").is_some(), "{path}: request id");
-    assert!(h.get("strict-transport-security").is_none(), "{path}: no HSTS on http");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "{path}: no HSTS on http"
+    );
 }
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let db = sqlite();
     let server = TestServer::start(&db).await;
-    for (path, status) in [("/healthz", 200), ("/readyz", 200), ("/", 200), ("/no/such/page", 404)] {
-        let res = client().get(server.url(path)).send().await.expect("request");
+    for (path, status) in [
+        ("/healthz", 200),
+        ("/readyz", 200),
+        ("/", 200),
+        ("/no/such/page", 404),
+    ] {
+        let res = client()
+            .get(server.url(path))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(res.status(), status, "{path}");
         assert_common_headers(&res, path);
     }
@@ -36,7 +48,10 @@ async fn pages_allow_only_the_scripts_that_carry_this_responses_nonce() {
     let mut nonces = Vec::new();
     for _ in 0..2 {
         let res = client().get(server.url("/")).send().await.expect("request");
-        let csp = res.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
         let html = res.text().await.expect("body");
         let nonce = csp
             .split("'nonce-")
@@ -48,7 +63,8 @@ async fn pages_allow_only_the_scripts_that_carry_this_responses_nonce() {
         let scripts = html.matches("<script").count();
         assert!(scripts >= 1, "the page has its hydration script");
         assert_eq!(
-            html.matches(&format!("<script type=\"module\" nonce=\"{nonce}\"")).count()
+            html.matches(&format!("<script type=\"module\" nonce=\"{nonce}\""))
+                .count()
                 + html.matches(&format!("<script nonce=\"{nonce}\"")).count(),
             scripts,
             "every script carries the nonce"
@@ -63,8 +79,15 @@ async fn pages_allow_only_the_scripts_that_carry_this_responses_nonce() {
 async fn request_ids_are_generated_or_propagated() {
     let db = sqlite();
     let server = TestServer::start(&db).await;
-    let res = client().get(server.url("/healthz")).send().await.expect("request");
-    let generated = res.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    let res = client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
+    let generated = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
     let res = client()
         .get(server.url("/healthz"))

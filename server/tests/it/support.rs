@@ -4,7 +4,7 @@ use mandate_core::testing::{temp_dir, TestDatabase};
 use mandate_server::config::Config;
 use mandate_server::startup::{self, Prepared};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -24,12 +24,15 @@ pub struct TestServer {
 }
 
 /// The settings a test server runs with: its database, its own data dir, a random port.
-pub fn test_env(db: &TestDatabase, data_dir: &PathBuf) -> BTreeMap<String, String> {
+pub fn test_env(db: &TestDatabase, data_dir: &Path) -> BTreeMap<String, String> {
     [
         ("MANDATE_DATABASE_URL", db.url.clone()),
         ("MANDATE_DATA_DIR", data_dir.display().to_string()),
         ("MANDATE_BIND", "127.0.0.1:0".to_owned()),
-        ("MANDATE_SITE_ROOT", data_dir.join("site").display().to_string()),
+        (
+            "MANDATE_SITE_ROOT",
+            data_dir.join("site").display().to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -43,7 +46,7 @@ impl TestServer {
     }
 
     /// Starts on `db` with `data_dir` (reuse it to restart on the same master key).
-    pub async fn start_in(db: &TestDatabase, data_dir: &PathBuf) -> Self {
+    pub async fn start_in(db: &TestDatabase, data_dir: &Path) -> Self {
         let config = Config::from_sources(None, &test_env(db, data_dir)).expect("test config");
         let listener = startup::bind(&config).await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
@@ -77,7 +80,9 @@ impl TestServer {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server ended cleanly");
+            task.await
+                .expect("server task")
+                .expect("server ended cleanly");
         }
     }
 }
