@@ -4,6 +4,9 @@ import { defineConfig } from "@playwright/test";
 // demo seeded (start-server.sh). Chromium is Debian's (/usr/bin/chromium); no browser download.
 const port = Number(process.env.E2E_PORT ?? 3100);
 const baseURL = `http://localhost:${port}`;
+/** The demo user's password, handed to `mandate seed demo` by start-server.sh. */
+export const DEMO_PASSWORD = process.env.E2E_DEMO_PASSWORD ?? "demo-password-for-browser-tests";
+process.env.E2E_DEMO_PASSWORD = DEMO_PASSWORD;
 
 export default defineConfig({
   testDir: "./tests",
@@ -41,6 +44,6 @@ export default defineConfig({
     reuseExistingServer: false,
     stdout: "ignore",
     stderr: "pipe",
-    env: { E2E_PORT: String(port) },
+    env: { E2E_PORT: String(port), E2E_DEMO_PASSWORD: DEMO_PASSWORD },
   },
 });

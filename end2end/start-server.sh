@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts Mandate for the browser tests: a fresh data dir, the demo seeded, then `serve`.
-# Needs MANDATE_BIN (the built binary) and MANDATE_SITE_ROOT (the built front-end).
+# Starts Mandate for the browser tests: a fresh data dir, the demo seeded with a known user
+# password, then `serve`. Needs MANDATE_BIN (the built binary) and MANDATE_SITE_ROOT (the
+# built front-end).
 set -euo pipefail
 : "${MANDATE_BIN:?set MANDATE_BIN to the mandate binary}"
 : "${MANDATE_SITE_ROOT:?set MANDATE_SITE_ROOT to the built site folder}"
@@ -10,5 +11,5 @@ export MANDATE_DATA_DIR="$data_dir"
 export MANDATE_BIND="127.0.0.1:${port}"
 export MANDATE_PUBLIC_URL="http://localhost:${port}"
 unset MANDATE_DATABASE_URL MANDATE_MASTER_KEY MANDATE_MASTER_KEY_FILE MANDATE_CONFIG
-"$MANDATE_BIN" seed demo
+MANDATE_DEMO_PASSWORD="${E2E_DEMO_PASSWORD:?}" "$MANDATE_BIN" seed demo >/dev/null
 exec "$MANDATE_BIN" serve

@@ -1,6 +1,7 @@
 //! Mandate's domain crate: the rules of the authorization server as plain functions and types,
 //! and the storage they run on. Nothing here speaks HTTP or renders UI (ARCHITECTURE.md §1).
 
+pub mod audit;
 pub mod bootstrap;
 pub mod clock;
 pub mod crypto;
@@ -8,6 +9,8 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod model;
+pub mod oauth;
+pub mod secret;
 pub mod seed;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

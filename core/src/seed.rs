@@ -5,7 +5,7 @@ use crate::clock::UnixMillis;
 use crate::crypto::random_token;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::password::PasswordHasherPool;
-use crate::ids::{AgentId, McpServerId, UserId};
+use crate::ids::{AgentId, UserId};
 use crate::model::{Agent, AgentKind, ClientType, McpServer, Membership, Scope, TrustLevel, User};
 use crate::store::tenants::new_tenant;
 use crate::store::Store;
@@ -33,6 +33,18 @@ pub async fn seed_demo(
     resource_url: &str,
     now: UnixMillis,
 ) -> CoreResult<DemoSeed> {
+    seed_demo_with_password(store, hasher, resource_url, None, now).await
+}
+
+/// As [`seed_demo`], giving the demo user `password` (when it creates the user) instead of a
+/// random one: for scripted demos and browser tests.
+pub async fn seed_demo_with_password(
+    store: &Store,
+    hasher: &PasswordHasherPool,
+    resource_url: &str,
+    password: Option<String>,
+    now: UnixMillis,
+) -> CoreResult<DemoSeed> {
     let mut report = DemoSeed::default();
 
     let mut tenants = Vec::new();
@@ -55,7 +67,7 @@ pub async fn seed_demo(
     let user = match store.user_by_email(DEMO_USER_EMAIL).await? {
         Some(u) => u,
         None => {
-            let password = random_token(12);
+            let password = password.unwrap_or_else(|| random_token(12));
             let user = User {
                 id: UserId::generate(),
                 email: DEMO_USER_EMAIL.into(),
@@ -88,18 +100,8 @@ pub async fn seed_demo(
     }
 
     if store.mcp_server_by_slug(DEMO_SERVER_SLUG).await?.is_none() {
-        let server = McpServer {
-            id: McpServerId::generate(),
-            slug: DEMO_SERVER_SLUG.into(),
-            name: "Demo Notes".into(),
-            description: "A small notes service that ships with Mandate.".into(),
-            resource_url: resource_url.into(),
-            access_token_ttl_secs: 600,
-            step_up_window_secs: 300,
-            dcr_enabled: true,
-            cimd_enabled: true,
-            created_at: now,
-        };
+        let mut server = McpServer::new(DEMO_SERVER_SLUG, "Demo Notes", resource_url, now);
+        server.description = "A small notes service that ships with Mandate.".into();
         created(store.insert_mcp_server(&server, &demo_scopes()).await)?;
         report.server_created = true;
     }
@@ -121,11 +123,14 @@ pub async fn seed_demo(
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             tags: vec!["demo".into()],
             logo_uri: None,
+            application_type: "native".into(),
+            scope: String::new(),
+            registered_at_server: None,
             disabled: false,
             created_at: now,
             last_used_at: None,
         };
-        created(store.insert_agent(&agent, None).await)?;
+        created(store.insert_agent(&agent, &Default::default()).await)?;
         report.agent_created = true;
     }
     Ok(report)

@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 use mandate_core::bootstrap::{create_admin, NewAdmin};
-use mandate_core::seed::{seed_demo, DEMO_AGENT_ID, DEMO_RESOURCE_URL, DEMO_SERVER_SLUG};
+use mandate_core::seed::{
+    seed_demo_with_password, DEMO_AGENT_ID, DEMO_RESOURCE_URL, DEMO_SERVER_SLUG,
+};
 use mandate_core::{Clock, CoreError, SystemClock};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Manage the token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Load sample data.
     Seed {
         #[command(subcommand)]
@@ -53,12 +60,21 @@ enum AdminCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new ES256 key the signing key; the old one stays published for verification.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
 enum SeedCommand {
     /// Two tenants, a user in both, the "demo-notes" MCP server and a public agent.
     Demo {
         /// The resource URL of the demo MCP server.
         #[arg(long, default_value = DEMO_RESOURCE_URL)]
         resource_url: String,
+        /// The demo user's password (when this run creates the user); random if not given.
+        #[arg(long, env = "MANDATE_DEMO_PASSWORD", hide_env_values = true)]
+        user_password: Option<String>,
     },
 }
 
@@ -94,8 +110,15 @@ pub fn run() -> ExitCode {
                 command: AdminCommand::Create { email },
             } => admin_create(config, &email).await,
             Command::Seed {
-                command: SeedCommand::Demo { resource_url },
-            } => seed(config, &resource_url).await,
+                command:
+                    SeedCommand::Demo {
+                        resource_url,
+                        user_password,
+                    },
+            } => seed(config, &resource_url, user_password).await,
+            Command::Keys {
+                command: KeysCommand::Rotate,
+            } => rotate_keys(config).await,
         }
     });
     match result {
@@ -157,13 +180,23 @@ async fn admin_create(config: Config, email: &str) -> Result<(), StartupError> {
     Ok(())
 }
 
-async fn seed(config: Config, resource_url: &str) -> Result<(), StartupError> {
+async fn seed(
+    config: Config,
+    resource_url: &str,
+    user_password: Option<String>,
+) -> Result<(), StartupError> {
     let public_url = config.public_url.clone();
     let (store, _, _, _) = startup::open_store(&config).await?;
     let hasher = startup::password_hasher();
-    let report = seed_demo(&store, &hasher, resource_url, SystemClock.now_ms())
-        .await
-        .map_err(|e| StartupError::Runtime(format!("cannot seed the demo: {e}")))?;
+    let report = seed_demo_with_password(
+        &store,
+        &hasher,
+        resource_url,
+        user_password,
+        SystemClock.now_ms(),
+    )
+    .await
+    .map_err(|e| StartupError::Runtime(format!("cannot seed the demo: {e}")))?;
     println!("Demo data for Mandate:");
     println!(
         "  tenants:     acme (Acme Corp), globex (Globex){}",
@@ -181,6 +214,35 @@ async fn seed(config: Config, resource_url: &str) -> Result<(), StartupError> {
         "  agent:       {DEMO_AGENT_ID} (public, PKCE, loopback redirects){}",
         created_note(report.agent_created)
     );
+    store.close().await;
+    Ok(())
+}
+
+async fn rotate_keys(config: Config) -> Result<(), StartupError> {
+    let (store, _, master, _) = startup::open_store(&config).await?;
+    let now = SystemClock.now_ms();
+    // Make sure a first key exists, so rotation always leaves the previous one published.
+    mandate_core::oauth::keyring::load_or_create(&store, &master, now)
+        .await
+        .map_err(|e| StartupError::Runtime(format!("cannot load the signing keys: {e}")))?;
+    let kid = mandate_core::oauth::keyring::rotate(&store, &master, now)
+        .await
+        .map_err(|e| StartupError::Runtime(format!("cannot rotate the signing keys: {e}")))?;
+    let audit =
+        mandate_core::audit::AuditLog::spawn(store.clone(), std::sync::Arc::new(SystemClock));
+    audit
+        .record(
+            mandate_core::audit::AuditEvent::new(
+                mandate_core::audit::EventType::KeysRotated,
+                mandate_core::audit::Outcome::Success,
+                mandate_core::audit::ActorKind::System,
+            )
+            .with("kid", &kid),
+        )
+        .await
+        .map_err(|e| StartupError::Runtime(format!("cannot record the rotation: {e}")))?;
+    println!("New signing key {kid} is active; the previous key stays published until its tokens expire.");
+    println!("Running servers switch to it within 30 seconds.");
     store.close().await;
     Ok(())
 }

@@ -60,6 +60,10 @@ pub struct Config {
     pub metrics_bind: Option<SocketAddr>,
     /// Folder holding the built front-end (`pkg/mandate.js`, `.wasm`, `.css`).
     pub site_root: PathBuf,
+    /// Test-only: let CIMD documents be fetched from loopback addresses. Off by default.
+    pub cimd_allow_loopback: bool,
+    /// Test-only: an extra CA certificate (PEM) trusted for CIMD fetches. Off by default.
+    pub cimd_extra_ca_file: Option<PathBuf>,
     /// Warnings to log once logging is up (unknown variables, insecure choices).
     pub warnings: Vec<String>,
 }
@@ -78,6 +82,8 @@ struct FileConfig {
     log: Option<String>,
     metrics_bind: Option<String>,
     site_root: Option<String>,
+    cimd_allow_loopback: Option<bool>,
+    cimd_extra_ca_file: Option<String>,
 }
 
 /// Every `MANDATE_*` variable Mandate reads; others are warned about.
@@ -93,7 +99,10 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_LOG",
     "MANDATE_METRICS_BIND",
     "MANDATE_SITE_ROOT",
-    // read by the test suites, not by the server
+    "MANDATE_CIMD_ALLOW_LOOPBACK",
+    "MANDATE_CIMD_EXTRA_CA_FILE",
+    // read by `mandate seed demo` and the test suites, not by the server
+    "MANDATE_DEMO_PASSWORD",
     "MANDATE_TEST_POSTGRES_URL",
 ];
 
@@ -216,6 +225,27 @@ impl Config {
             .transpose()?
             .unwrap_or_else(|| PathBuf::from("target/site"));
 
+        let cimd_allow_loopback = match env.get("MANDATE_CIMD_ALLOW_LOOPBACK") {
+            Some(v) => parse_bool(&Raw {
+                value: v.clone(),
+                setting: "MANDATE_CIMD_ALLOW_LOOPBACK".into(),
+            })?,
+            None => file_config.cimd_allow_loopback.unwrap_or(false),
+        };
+        let cimd_extra_ca_file = pick(
+            "MANDATE_CIMD_EXTRA_CA_FILE",
+            "cimd_extra_ca_file",
+            &file_config.cimd_extra_ca_file,
+        )
+        .map(|raw| non_empty(raw).map(PathBuf::from))
+        .transpose()?;
+        if cimd_allow_loopback {
+            warnings.push("MANDATE_CIMD_ALLOW_LOOPBACK is on: client metadata documents may be fetched from loopback addresses. This is for tests only; never enable it in production".into());
+        }
+        if let Some(ca) = &cimd_extra_ca_file {
+            warnings.push(format!("MANDATE_CIMD_EXTRA_CA_FILE is set: {} is trusted for client metadata fetches. This is for tests only", ca.display()));
+        }
+
         Ok(Config {
             bind,
             public_url,
@@ -226,6 +256,8 @@ impl Config {
             log_filter,
             metrics_bind,
             site_root,
+            cimd_allow_loopback,
+            cimd_extra_ca_file,
             warnings,
         })
     }
@@ -249,6 +281,17 @@ fn non_empty(raw: Raw) -> Result<String, ConfigError> {
         Err(ConfigError::new(raw.setting, "must not be empty"))
     } else {
         Ok(value.to_owned())
+    }
+}
+
+fn parse_bool(raw: &Raw) -> Result<bool, ConfigError> {
+    match raw.value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(ConfigError::new(
+            &raw.setting,
+            format!("{other:?} is not true or false"),
+        )),
     }
 }
 

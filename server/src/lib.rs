@@ -3,8 +3,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod error;
 pub mod master_key;
 pub mod middleware;
+pub mod outbound;
+pub mod pages;
+pub mod request_context;
 pub mod routes;
 pub mod sessions;
 pub mod startup;
@@ -55,8 +59,11 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
     let headers = SecurityHeaders {
         hsts: state.config.is_https(),
     };
+    let journey_pages = routes::oauth::page_router().layer(sessions.layer(state.config.is_https()));
     let app = Router::new()
         .merge(routes::health::router())
+        .merge(routes::oauth::api_router())
+        .merge(journey_pages)
         .merge(pages)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(

@@ -14,8 +14,12 @@ use tokio::net::TcpListener;
 
 use crate::config::{redact_database_url, Config};
 use crate::master_key::{self, KeyOrigin};
+use crate::middleware::rate_limit::RateLimits;
+use crate::outbound::OutboundClient;
 use crate::sessions::SessionBackend;
-use crate::state::AppState;
+use crate::state::{AppState, SharedKeys};
+use mandate_core::audit::AuditLog;
+use mandate_core::oauth::keyring;
 
 /// Why Mandate could not start; each message names the setting to fix.
 #[derive(Debug, Error)]
@@ -113,12 +117,36 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
         .build();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keys = keyring::load_or_create(&store, &master_key, clock.now_ms())
+        .await
+        .map_err(|e| match e {
+            CoreError::MasterKeyMismatch => StartupError::MasterKeyMismatch,
+            other => StartupError::Runtime(format!("cannot load the signing keys: {other}")),
+        })?;
+    let audit = AuditLog::spawn(store.clone(), clock.clone());
+    let extra_ca = match &config.cimd_extra_ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            StartupError::Config(format!(
+                "MANDATE_CIMD_EXTRA_CA_FILE: cannot read {}: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let outbound = OutboundClient::new(config.cimd_allow_loopback, extra_ca.as_deref())
+        .map_err(|e| StartupError::Config(format!("MANDATE_CIMD_EXTRA_CA_FILE: {e}")))?;
     let state = AppState {
         store,
         config: Arc::new(config),
         master_key,
         hasher,
         leptos,
+        keys: SharedKeys::new(keys),
+        audit,
+        clock,
+        limits: RateLimits::default(),
+        outbound,
     };
     Ok(Prepared {
         state,
@@ -157,6 +185,7 @@ pub async fn serve(
     let sweeper = prepared
         .sessions
         .spawn_expiry_sweeper(Duration::from_secs(600));
+    let key_watcher = spawn_key_watcher(&prepared.state, Duration::from_secs(30));
     let app = crate::router(prepared.state, &prepared.sessions);
     let result = axum::serve(
         listener,
@@ -166,8 +195,35 @@ pub async fn serve(
     .await
     .map_err(|e| StartupError::Runtime(format!("server error: {e}")));
     sweeper.abort();
+    key_watcher.abort();
     store.close().await;
     result
+}
+
+/// Picks up keys rotated by `mandate keys rotate` (or another instance) without a restart.
+fn spawn_key_watcher(state: &AppState, period: Duration) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match keyring::load_or_create(&state.store, &state.master_key, state.now()).await {
+                Ok(keys)
+                    if keys.signing_kid() != state.keys.current().signing_kid()
+                        || keys.jwks() != state.keys.current().jwks() =>
+                {
+                    tracing::info!(
+                        kid = keys.signing_kid(),
+                        "signing keys changed; now signing with the new key"
+                    );
+                    state.keys.replace(keys);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
+            }
+        }
+    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

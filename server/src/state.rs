@@ -2,12 +2,17 @@
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use mandate_core::audit::AuditLog;
 use mandate_core::crypto::MasterKey;
 use mandate_core::identity::password::PasswordHasherPool;
+use mandate_core::oauth::tokens::KeySet;
 use mandate_core::store::Store;
-use std::sync::Arc;
+use mandate_core::Clock;
+use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
+use crate::middleware::rate_limit::RateLimits;
+use crate::outbound::OutboundClient;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,10 +21,46 @@ pub struct AppState {
     pub master_key: MasterKey,
     pub hasher: PasswordHasherPool,
     pub leptos: LeptosOptions,
+    pub keys: SharedKeys,
+    pub audit: AuditLog,
+    pub clock: Arc<dyn Clock>,
+    pub limits: RateLimits,
+    pub outbound: OutboundClient,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
+    }
+}
+
+/// The signing keys, swapped in place when a rotation is noticed.
+#[derive(Clone, Debug)]
+pub struct SharedKeys(Arc<RwLock<KeySet>>);
+
+impl SharedKeys {
+    pub fn new(keys: KeySet) -> Self {
+        Self(Arc::new(RwLock::new(keys)))
+    }
+
+    /// The current key set (cheap: it is reference-counted inside).
+    pub fn current(&self) -> KeySet {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, keys: KeySet) {
+        match self.0.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
     }
 }

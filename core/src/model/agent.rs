@@ -70,14 +70,60 @@ pub struct Agent {
     pub grant_types: Vec<String>,
     pub tags: Vec<String>,
     pub logo_uri: Option<String>,
+    /// RFC 7591 `application_type`: `web` or `native`.
+    pub application_type: String,
+    /// The `scope` it registered with: informational, never a cap (step-up asks for more).
+    pub scope: String,
+    /// For DCR agents: the MCP server whose `/register` created it.
+    pub registered_at_server: Option<String>,
     pub disabled: bool,
     pub created_at: UnixMillis,
     pub last_used_at: Option<UnixMillis>,
 }
 
+impl Agent {
+    /// A self-registered agent unused for longer than `unused_secs` has expired: it can no
+    /// longer authorize or get tokens, so abandoned registrations do not linger.
+    pub fn is_expired_registration(&self, unused_secs: i64, now: UnixMillis) -> bool {
+        self.kind == AgentKind::Dcr
+            && now - self.last_used_at.unwrap_or(self.created_at) > unused_secs.saturating_mul(1000)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unused_dcr_agents_expire_and_others_do_not() {
+        let mut agent = Agent {
+            id: AgentId::from_string("a"),
+            name: "a".into(),
+            kind: AgentKind::Dcr,
+            trust_level: TrustLevel::Dcr,
+            client_type: ClientType::Public,
+            token_endpoint_auth_method: "none".into(),
+            redirect_uris: vec![],
+            grant_types: vec![],
+            tags: vec![],
+            logo_uri: None,
+            application_type: "native".into(),
+            scope: String::new(),
+            registered_at_server: None,
+            disabled: false,
+            created_at: 0,
+            last_used_at: None,
+        };
+        assert!(!agent.is_expired_registration(10, 10_000));
+        assert!(agent.is_expired_registration(10, 10_001));
+        agent.last_used_at = Some(5_000);
+        assert!(!agent.is_expired_registration(10, 15_000), "use renews it");
+        agent.kind = AgentKind::Manual;
+        assert!(
+            !agent.is_expired_registration(10, 1_000_000),
+            "admin-made agents never expire"
+        );
+    }
 
     #[test]
     fn text_forms_round_trip() {

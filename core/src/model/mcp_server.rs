@@ -19,10 +19,44 @@ pub struct McpServer {
     pub step_up_window_secs: i64,
     pub dcr_enabled: bool,
     pub cimd_enabled: bool,
+    /// A refresh token unused this long expires (sliding lifetime).
+    pub refresh_token_ttl_secs: i64,
+    /// No refresh token of an authorization outlives this (absolute lifetime).
+    pub refresh_token_max_secs: i64,
+    /// Host patterns DCR redirect URIs may use (`*.example.com`); empty allows any.
+    pub dcr_redirect_hosts: Vec<String>,
+    /// DCR agents unused for this long stop working.
+    pub dcr_unused_expiry_secs: i64,
+    /// Approved CIMD document hosts (patterns as above).
+    pub cimd_domains: Vec<String>,
+    /// Whether CIMD documents from hosts not in `cimd_domains` may be used.
+    pub cimd_allow_unknown: bool,
     pub created_at: UnixMillis,
 }
 
 impl McpServer {
+    /// A server with Mandate's default settings.
+    pub fn new(slug: &str, name: &str, resource_url: &str, now: UnixMillis) -> Self {
+        Self {
+            id: McpServerId::generate(),
+            slug: slug.into(),
+            name: name.into(),
+            description: String::new(),
+            resource_url: resource_url.into(),
+            access_token_ttl_secs: 600,
+            step_up_window_secs: 300,
+            dcr_enabled: true,
+            cimd_enabled: true,
+            refresh_token_ttl_secs: 14 * 24 * 3600,
+            refresh_token_max_secs: 90 * 24 * 3600,
+            dcr_redirect_hosts: vec![],
+            dcr_unused_expiry_secs: 30 * 24 * 3600,
+            cimd_domains: vec![],
+            cimd_allow_unknown: true,
+            created_at: now,
+        }
+    }
+
     /// The issuer identifier of this server's authorization server (ARCHITECTURE.md §5).
     pub fn issuer(&self, base_url: &str) -> String {
         format!("{}/s/{}", base_url.trim_end_matches('/'), self.slug)
@@ -60,18 +94,7 @@ mod tests {
 
     #[test]
     fn issuer_is_base_plus_slug_without_double_slash() {
-        let server = McpServer {
-            id: McpServerId::from_string("x"),
-            slug: "demo-notes".into(),
-            name: "Demo".into(),
-            description: String::new(),
-            resource_url: "http://localhost:4000/mcp".into(),
-            access_token_ttl_secs: 600,
-            step_up_window_secs: 300,
-            dcr_enabled: true,
-            cimd_enabled: true,
-            created_at: 0,
-        };
+        let server = McpServer::new("demo-notes", "Demo", "http://localhost:4000/mcp", 0);
         assert_eq!(
             server.issuer("http://localhost:3000/"),
             "http://localhost:3000/s/demo-notes"

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{flag, ResultExt, Store};
+use super::{flag, json, ResultExt, Store};
 use crate::error::CoreResult;
 use crate::ids::McpServerId;
 use crate::model::{McpServer, Scope};
@@ -18,12 +18,19 @@ struct McpServerRow {
     step_up_window_secs: i64,
     dcr_enabled: i64,
     cimd_enabled: i64,
+    refresh_token_ttl_secs: i64,
+    refresh_token_max_secs: i64,
+    dcr_redirect_hosts: String,
+    dcr_unused_expiry_secs: i64,
+    cimd_domains: String,
+    cimd_allow_unknown: i64,
     created_at: i64,
 }
 
-impl From<McpServerRow> for McpServer {
-    fn from(r: McpServerRow) -> Self {
-        McpServer {
+impl TryFrom<McpServerRow> for McpServer {
+    type Error = crate::error::CoreError;
+    fn try_from(r: McpServerRow) -> CoreResult<Self> {
+        Ok(McpServer {
             id: McpServerId::from_string(r.id),
             slug: r.slug,
             name: r.name,
@@ -33,8 +40,14 @@ impl From<McpServerRow> for McpServer {
             step_up_window_secs: r.step_up_window_secs,
             dcr_enabled: r.dcr_enabled != 0,
             cimd_enabled: r.cimd_enabled != 0,
+            refresh_token_ttl_secs: r.refresh_token_ttl_secs,
+            refresh_token_max_secs: r.refresh_token_max_secs,
+            dcr_redirect_hosts: json::decode(&r.dcr_redirect_hosts)?,
+            dcr_unused_expiry_secs: r.dcr_unused_expiry_secs,
+            cimd_domains: json::decode(&r.cimd_domains)?,
+            cimd_allow_unknown: r.cimd_allow_unknown != 0,
             created_at: r.created_at,
-        }
+        })
     }
 }
 
@@ -62,7 +75,8 @@ impl From<ScopeRow> for Scope {
 }
 
 const SERVER_COLUMNS: &str = "id, slug, name, description, resource_url, access_token_ttl_secs,
-     step_up_window_secs, dcr_enabled, cimd_enabled, created_at";
+     step_up_window_secs, dcr_enabled, cimd_enabled, refresh_token_ttl_secs, refresh_token_max_secs,
+     dcr_redirect_hosts, dcr_unused_expiry_secs, cimd_domains, cimd_allow_unknown, created_at";
 
 impl Store {
     /// Inserts an MCP server with its scopes in one transaction.
@@ -71,8 +85,11 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO mcp_servers (id, slug, name, description, resource_url, access_token_ttl_secs,
-                                      step_up_window_secs, dcr_enabled, cimd_enabled, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                                      step_up_window_secs, dcr_enabled, cimd_enabled,
+                                      refresh_token_ttl_secs, refresh_token_max_secs, dcr_redirect_hosts,
+                                      dcr_unused_expiry_secs, cimd_domains, cimd_allow_unknown,
+                                      created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
         )
         .bind(server.id.as_str())
         .bind(&server.slug)
@@ -83,6 +100,12 @@ impl Store {
         .bind(server.step_up_window_secs)
         .bind(flag(server.dcr_enabled))
         .bind(flag(server.cimd_enabled))
+        .bind(server.refresh_token_ttl_secs)
+        .bind(server.refresh_token_max_secs)
+        .bind(json::encode(&server.dcr_redirect_hosts)?)
+        .bind(server.dcr_unused_expiry_secs)
+        .bind(json::encode(&server.cimd_domains)?)
+        .bind(flag(server.cimd_allow_unknown))
         .bind(server.created_at)
         .execute(&mut *tx)
         .await
@@ -110,25 +133,37 @@ impl Store {
     }
 
     pub async fn mcp_server_by_slug(&self, slug: &str) -> CoreResult<Option<McpServer>> {
-        Ok(sqlx::query_as::<_, McpServerRow>(&format!(
+        sqlx::query_as::<_, McpServerRow>(&format!(
             "SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE slug = $1"
         ))
         .bind(slug)
         .fetch_optional(&self.pool)
         .await?
-        .map(McpServer::from))
+        .map(McpServer::try_from)
+        .transpose()
+    }
+
+    pub async fn mcp_server(&self, id: &McpServerId) -> CoreResult<Option<McpServer>> {
+        sqlx::query_as::<_, McpServerRow>(&format!(
+            "SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(McpServer::try_from)
+        .transpose()
     }
 
     /// Every MCP server, by name.
     pub async fn list_mcp_servers(&self) -> CoreResult<Vec<McpServer>> {
-        Ok(sqlx::query_as::<_, McpServerRow>(&format!(
+        sqlx::query_as::<_, McpServerRow>(&format!(
             "SELECT {SERVER_COLUMNS} FROM mcp_servers ORDER BY name, id"
         ))
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(McpServer::from)
-        .collect())
+        .map(McpServer::try_from)
+        .collect()
     }
 
     /// The scopes of one MCP server in display order.

@@ -7,7 +7,9 @@ pub mod deployment;
 mod json;
 pub mod mcp_servers;
 pub mod migrate;
+pub mod signing_keys;
 pub mod tenants;
+pub mod tokens;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -69,6 +69,18 @@ impl Store {
         .map(User::from))
     }
 
+    pub async fn user_by_id(&self, id: &UserId) -> CoreResult<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, UserRow>(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+            ))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(User::from),
+        )
+    }
+
     /// The user's stored password hash, if they have a password.
     pub async fn password_hash_of(&self, user: &UserId) -> CoreResult<Option<String>> {
         Ok(

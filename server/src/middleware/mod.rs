@@ -1,4 +1,5 @@
 //! Cross-cutting layers: security headers, request ids with per-request log lines.
 
+pub mod rate_limit;
 pub mod request_log;
 pub mod security_headers;

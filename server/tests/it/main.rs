@@ -3,8 +3,11 @@
 
 mod support;
 
+mod cimd;
 mod cli_config;
 mod health;
+mod oauth_endpoints;
+mod oauth_flow;
 mod pages;
 mod security_headers;
 mod startup;

@@ -45,11 +45,34 @@ impl TestServer {
         Self::start_in(db, &temp_dir("server")).await
     }
 
+    /// Starts on `db` with extra settings.
+    pub async fn start_with(db: &TestDatabase, extra: &[(&str, String)]) -> Self {
+        Self::start_configured(db, &temp_dir("server"), extra).await
+    }
+
     /// Starts on `db` with `data_dir` (reuse it to restart on the same master key).
     pub async fn start_in(db: &TestDatabase, data_dir: &Path) -> Self {
-        let config = Config::from_sources(None, &test_env(db, data_dir)).expect("test config");
-        let listener = startup::bind(&config).await.expect("bind");
+        Self::start_configured(db, data_dir, &[]).await
+    }
+
+    pub async fn start_configured(
+        db: &TestDatabase,
+        data_dir: &Path,
+        extra: &[(&str, String)],
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
+        let mut env = test_env(db, data_dir);
+        env.insert(
+            "MANDATE_PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        );
+        for (k, v) in extra {
+            env.insert((*k).to_owned(), v.clone());
+        }
+        let config = Config::from_sources(None, &env).expect("test config");
         let prepared: Prepared = startup::prepare(config).await.expect("prepare");
         let report = StartReport {
             applied_migrations: prepared.migrations.applied.clone(),
@@ -92,4 +115,60 @@ pub fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+/// The value of a hidden form field in `html`.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_owned()
+}
+
+/// The `Location` of a redirect, resolved against the server.
+pub fn location(server: &TestServer, res: &reqwest::Response) -> String {
+    let loc = res
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on {}", res.status()))
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    if loc.starts_with('/') {
+        server.url(&loc)
+    } else {
+        loc
+    }
+}
+
+/// The query parameters of a URL.
+pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The value of the radio button whose label contains `<strong>{label}</strong>`.
+pub fn radio_value(html: &str, label: &str) -> String {
+    let marker = format!("<strong>{label}</strong>");
+    let before = &html[..html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no option {label}"))];
+    let start = before.rfind("value=\"").expect("radio value") + 7;
+    let end = before[start..].find('"').expect("quote") + start;
+    before[start..end].to_owned()
 }

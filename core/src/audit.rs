@@ -1,0 +1,372 @@
+//! The audit trail: one event model and one way to record it. Events are hash-chained
+//! (each hash covers the event's content and the previous hash) and written by a single
+//! writer that batches the events of concurrent requests into one transaction (group commit):
+//! [`AuditLog::record`] returns only after the event's transaction committed, so a response
+//! that depends on an event is never sent before the event is durable.
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::{Clock, UnixMillis};
+use crate::error::{CoreError, CoreResult};
+use crate::store::Store;
+
+/// The closed list of things that happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EventType {
+    #[serde(rename = "agent.registered")]
+    AgentRegistered,
+    #[serde(rename = "agent.updated")]
+    AgentUpdated,
+    #[serde(rename = "agent.deleted")]
+    AgentDeleted,
+    #[serde(rename = "user.signed_in")]
+    UserSignedIn,
+    #[serde(rename = "user.sign_in_failed")]
+    SignInFailed,
+    #[serde(rename = "authorization.requested")]
+    AuthorizationRequested,
+    #[serde(rename = "authorization.failed")]
+    AuthorizationFailed,
+    #[serde(rename = "consent.granted")]
+    ConsentGranted,
+    #[serde(rename = "consent.denied")]
+    ConsentDenied,
+    #[serde(rename = "code.issued")]
+    CodeIssued,
+    #[serde(rename = "token.issued")]
+    TokenIssued,
+    #[serde(rename = "token.refreshed")]
+    TokenRefreshed,
+    #[serde(rename = "token.failed")]
+    TokenFailed,
+    #[serde(rename = "token.revoked")]
+    TokenRevoked,
+    #[serde(rename = "token.refresh_reuse_detected")]
+    RefreshReuseDetected,
+    #[serde(rename = "token.code_replay_detected")]
+    CodeReplayDetected,
+    #[serde(rename = "token.introspected")]
+    TokenIntrospected,
+    #[serde(rename = "keys.rotated")]
+    KeysRotated,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AgentRegistered => "agent.registered",
+            Self::AgentUpdated => "agent.updated",
+            Self::AgentDeleted => "agent.deleted",
+            Self::UserSignedIn => "user.signed_in",
+            Self::SignInFailed => "user.sign_in_failed",
+            Self::AuthorizationRequested => "authorization.requested",
+            Self::AuthorizationFailed => "authorization.failed",
+            Self::ConsentGranted => "consent.granted",
+            Self::ConsentDenied => "consent.denied",
+            Self::CodeIssued => "code.issued",
+            Self::TokenIssued => "token.issued",
+            Self::TokenRefreshed => "token.refreshed",
+            Self::TokenFailed => "token.failed",
+            Self::TokenRevoked => "token.revoked",
+            Self::RefreshReuseDetected => "token.refresh_reuse_detected",
+            Self::CodeReplayDetected => "token.code_replay_detected",
+            Self::TokenIntrospected => "token.introspected",
+            Self::KeysRotated => "keys.rotated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    User,
+    Agent,
+    Admin,
+    ApiKey,
+    System,
+    Anonymous,
+}
+
+/// One event. Never holds a secret or a token: a token appears as its `jti` in `detail`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    pub event_type: EventType,
+    pub outcome: Outcome,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub user_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub mcp_server_id: Option<String>,
+    pub scopes_requested: Option<String>,
+    pub scopes_granted: Option<String>,
+    pub policies: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Value,
+}
+
+impl AuditEvent {
+    pub fn new(event_type: EventType, outcome: Outcome, actor_kind: ActorKind) -> Self {
+        Self {
+            event_type,
+            outcome,
+            actor_kind,
+            actor_id: None,
+            agent_id: None,
+            user_id: None,
+            tenant_id: None,
+            mcp_server_id: None,
+            scopes_requested: None,
+            scopes_granted: None,
+            policies: None,
+            client_ip: None,
+            user_agent: None,
+            request_id: None,
+            detail: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn agent(mut self, agent_id: impl Into<String>) -> Self {
+        let id = agent_id.into();
+        if self.actor_kind == ActorKind::Agent && self.actor_id.is_none() {
+            self.actor_id = Some(id.clone());
+        }
+        self.agent_id = Some(id);
+        self
+    }
+
+    pub fn user(mut self, user_id: Option<impl Into<String>>) -> Self {
+        self.user_id = user_id.map(Into::into);
+        if self.actor_kind == ActorKind::User && self.actor_id.is_none() {
+            self.actor_id.clone_from(&self.user_id);
+        }
+        self
+    }
+
+    pub fn tenant(mut self, tenant_id: Option<impl Into<String>>) -> Self {
+        self.tenant_id = tenant_id.map(Into::into);
+        self
+    }
+
+    pub fn server(mut self, server_id: impl Into<String>) -> Self {
+        self.mcp_server_id = Some(server_id.into());
+        self
+    }
+
+    pub fn scopes(mut self, requested: Option<String>, granted: Option<String>) -> Self {
+        self.scopes_requested = requested;
+        self.scopes_granted = granted;
+        self
+    }
+
+    /// Adds a field to `detail`.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        if let Value::Object(map) = &mut self.detail {
+            map.insert(
+                key.to_owned(),
+                serde_json::to_value(value).unwrap_or(Value::Null),
+            );
+        }
+        self
+    }
+
+    /// The request this happened in.
+    pub fn context(mut self, ctx: &RequestContext) -> Self {
+        self.client_ip.clone_from(&ctx.client_ip);
+        self.user_agent.clone_from(&ctx.user_agent);
+        self.request_id.clone_from(&ctx.request_id);
+        self
+    }
+}
+
+/// Where a request came from, for events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// The hash of an event chained to the previous hash (hex SHA-256).
+pub fn chain_hash(
+    prev_hash: &str,
+    seq: i64,
+    occurred_at: UnixMillis,
+    event: &AuditEvent,
+) -> String {
+    let content = serde_json::json!({ "seq": seq, "occurred_at": occurred_at, "event": event });
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(content.to_string().as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The hash before the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+/// Records events through the single batching writer.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<(AuditEvent, UnixMillis, Ack)>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditLog")
+    }
+}
+
+/// At most this many events go into one transaction.
+const MAX_BATCH: usize = 256;
+
+impl AuditLog {
+    /// Starts the writer task on `store`.
+    pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer(store, rx));
+        Self { tx, clock }
+    }
+
+    /// Appends `event`; returns once it is committed.
+    pub async fn record(&self, event: AuditEvent) -> CoreResult<()> {
+        let (ack, done) = oneshot::channel();
+        let now = self.clock.now_ms();
+        self.tx
+            .send((event, now, ack))
+            .await
+            .map_err(|_| CoreError::Invalid("the audit writer has stopped".into()))?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(CoreError::Invalid(format!("audit write failed: {e}"))),
+            Err(_) => Err(CoreError::Invalid("the audit writer has stopped".into())),
+        }
+    }
+
+    /// How many events wait for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<(AuditEvent, UnixMillis, Ack)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let mut result = Err(String::new());
+        // A conflict on `seq` means another instance appended at the same moment: re-read the
+        // head and try again.
+        for _ in 0..5 {
+            result = write_batch(&store, &batch).await.map_err(|e| e.to_string());
+            if result.is_ok() {
+                break;
+            }
+        }
+        if let Err(e) = &result {
+            tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
+        }
+        for (_, _, ack) in batch.drain(..) {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+async fn write_batch(store: &Store, batch: &[(AuditEvent, UnixMillis, Ack)]) -> CoreResult<()> {
+    let mut tx = store.pool().begin().await?;
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (mut seq, mut prev) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
+    for (event, at, _) in batch {
+        seq += 1;
+        let hash = chain_hash(&prev, seq, *at, event);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, id, occurred_at, event_type, outcome, actor_kind, actor_id,
+                agent_id, user_id, tenant_id, mcp_server_id, scopes_requested, scopes_granted, policies,
+                client_ip, user_agent, request_id, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        )
+        .bind(seq)
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(*at)
+        .bind(event.event_type.as_str())
+        .bind(serde_json::to_value(event.outcome)?.as_str().unwrap_or_default().to_owned())
+        .bind(serde_json::to_value(event.actor_kind)?.as_str().unwrap_or_default().to_owned())
+        .bind(event.actor_id.as_deref())
+        .bind(event.agent_id.as_deref())
+        .bind(event.user_id.as_deref())
+        .bind(event.tenant_id.as_deref())
+        .bind(event.mcp_server_id.as_deref())
+        .bind(event.scopes_requested.as_deref())
+        .bind(event.scopes_granted.as_deref())
+        .bind(event.policies.as_deref())
+        .bind(event.client_ip.as_deref())
+        .bind(event.user_agent.as_deref())
+        .bind(event.request_id.as_deref())
+        .bind(event.detail.to_string())
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        prev = hash;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_hash_covers_content_and_previous_hash() {
+        let e =
+            AuditEvent::new(EventType::TokenIssued, Outcome::Success, ActorKind::Agent).agent("a");
+        let h1 = chain_hash(GENESIS_HASH, 1, 10, &e);
+        assert_eq!(h1.len(), 64);
+        assert_ne!(h1, chain_hash("other", 1, 10, &e), "previous hash matters");
+        assert_ne!(h1, chain_hash(GENESIS_HASH, 2, 10, &e), "sequence matters");
+        let changed = e.clone().with("jti", "x");
+        assert_ne!(
+            h1,
+            chain_hash(GENESIS_HASH, 1, 10, &changed),
+            "content matters"
+        );
+        assert_eq!(h1, chain_hash(GENESIS_HASH, 1, 10, &e), "deterministic");
+    }
+
+    #[test]
+    fn agent_actor_is_filled_in() {
+        let e =
+            AuditEvent::new(EventType::TokenIssued, Outcome::Success, ActorKind::Agent).agent("a1");
+        assert_eq!(e.actor_id.as_deref(), Some("a1"));
+        assert_eq!(e.event_type.as_str(), "token.issued");
+    }
+}

@@ -1,0 +1,211 @@
+use super::*;
+
+const NOW: i64 = 1_000_000;
+
+fn request(scopes: &[&str]) -> ValidatedRequest {
+    ValidatedRequest {
+        client_id: "agent".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        state: None,
+        code_challenge: "c".into(),
+        resource: "https://notes.example.com/mcp".into(),
+        mcp_server_id: "srv".into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        nonce: None,
+        login_hint: None,
+        tenant_hint: None,
+    }
+}
+
+fn journey(scopes: &[&str]) -> Journey {
+    Journey::start("j1".into(), "iss".into(), request(scopes), NOW)
+}
+
+fn user(mfa_at: Option<i64>) -> SignedInUser {
+    SignedInUser {
+        user_id: "u1".into(),
+        email: "ada@acme.example".into(),
+        auth_time: NOW,
+        amr: vec!["pwd".into()],
+        mfa_at,
+    }
+}
+
+fn tenant(id: &str, domain: &str) -> TenantOption {
+    TenantOption {
+        id: id.into(),
+        slug: format!("{id}-slug"),
+        name: id.into(),
+        email_domains: vec![domain.into()],
+        roles: vec![],
+    }
+}
+
+fn facts(tenants: &[TenantOption]) -> Facts {
+    Facts {
+        tenants: tenants.to_vec(),
+        step_up_window_ms: 300_000,
+        ..Default::default()
+    }
+}
+
+fn scopes(s: &str) -> ScopeSet {
+    ScopeSet::parse(s).expect("scopes")
+}
+
+#[test]
+fn sign_in_comes_first() {
+    let mut j = journey(&["notes.read"]);
+    assert_eq!(
+        j.next(&facts(&[tenant("t1", "a.example")]), NOW),
+        Step::SignIn
+    );
+}
+
+#[test]
+fn one_tenant_is_chosen_automatically() {
+    let mut j = journey(&["notes.read"]);
+    j.sign_in(user(None)).expect("sign in");
+    let step = j.next(&facts(&[tenant("t1", "a.example")]), NOW);
+    assert_eq!(
+        step,
+        Step::Consent {
+            missing: scopes("notes.read")
+        }
+    );
+    assert_eq!(j.tenant_id.as_deref(), Some("t1"));
+}
+
+#[test]
+fn many_tenants_ask_unless_hinted() {
+    let tenants = [tenant("t1", "acme.example"), tenant("t2", "globex.example")];
+    let mut j = journey(&["notes.read"]);
+    j.sign_in(user(None)).expect("sign in");
+    assert_eq!(j.next(&facts(&tenants), NOW), Step::ChooseTenant);
+
+    let mut hinted = journey(&["notes.read"]);
+    hinted.request.tenant_hint = Some("t2-slug".into());
+    hinted.sign_in(user(None)).expect("sign in");
+    assert!(matches!(
+        hinted.next(&facts(&tenants), NOW),
+        Step::Consent { .. }
+    ));
+    assert_eq!(hinted.tenant_id.as_deref(), Some("t2"));
+
+    let mut by_domain = journey(&["notes.read"]);
+    by_domain.request.login_hint = Some("ada@GLOBEX.example".into());
+    by_domain.sign_in(user(None)).expect("sign in");
+    by_domain.next(&facts(&tenants), NOW);
+    assert_eq!(by_domain.tenant_id.as_deref(), Some("t2"));
+
+    let mut foreign_hint = journey(&["notes.read"]);
+    foreign_hint.request.tenant_hint = Some("initech".into());
+    foreign_hint.sign_in(user(None)).expect("sign in");
+    assert_eq!(
+        foreign_hint.next(&facts(&tenants), NOW),
+        Step::ChooseTenant,
+        "a hint the user may not use is ignored"
+    );
+}
+
+#[test]
+fn no_tenant_is_its_own_step() {
+    let mut j = journey(&["notes.read"]);
+    j.sign_in(user(None)).expect("sign in");
+    assert_eq!(j.next(&facts(&[]), NOW), Step::NoTenant);
+}
+
+#[test]
+fn choosing_a_tenant_the_user_is_not_in_is_refused() {
+    let tenants = [tenant("t1", "a"), tenant("t2", "b")];
+    let mut j = journey(&["notes.read"]);
+    assert!(
+        j.choose_tenant("t1", &facts(&tenants)).is_err(),
+        "not signed in"
+    );
+    j.sign_in(user(None)).expect("sign in");
+    assert_eq!(
+        j.choose_tenant("t9", &facts(&tenants))
+            .expect_err("foreign")
+            .code,
+        ErrorCode::AccessDenied
+    );
+    j.choose_tenant("t2", &facts(&tenants)).expect("member");
+    assert_eq!(j.tenant_id.as_deref(), Some("t2"));
+}
+
+#[test]
+fn sensitive_scopes_need_a_fresh_second_factor() {
+    let mut f = facts(&[tenant("t1", "a")]);
+    f.sensitive_requested = scopes("notes.write");
+    for (mfa_at, expected_step_up) in [
+        (None, true),
+        (Some(NOW - 600_000), true),
+        (Some(NOW - 60_000), false),
+    ] {
+        let mut j = journey(&["notes.read", "notes.write"]);
+        j.sign_in(user(mfa_at)).expect("sign in");
+        let step = j.next(&f, NOW);
+        assert_eq!(
+            step == Step::StepUp,
+            expected_step_up,
+            "mfa_at {mfa_at:?}: {step:?}"
+        );
+    }
+}
+
+#[test]
+fn remembered_grants_skip_consent_only_when_they_cover_everything() {
+    let mut f = facts(&[tenant("t1", "a")]);
+    f.remembered = Some(scopes("notes.read notes.share"));
+    let mut covered = journey(&["notes.read"]);
+    covered.sign_in(user(None)).expect("sign in");
+    assert_eq!(
+        covered.next(&f, NOW),
+        Step::IssueCode {
+            scopes: scopes("notes.read")
+        }
+    );
+
+    let mut more = journey(&["notes.read", "notes.write"]);
+    more.sign_in(user(Some(NOW))).expect("sign in");
+    assert_eq!(
+        more.next(&f, NOW),
+        Step::Consent {
+            missing: scopes("notes.write")
+        },
+        "only the new scope"
+    );
+}
+
+#[test]
+fn journeys_expire_and_complete_once() {
+    let mut j = journey(&["notes.read"]);
+    assert_eq!(j.next(&facts(&[]), NOW + JOURNEY_TTL_MS + 1), Step::Expired);
+    j.complete().expect("first");
+    assert!(j.complete().is_err(), "replay refused");
+    assert!(j.sign_in(user(None)).is_err());
+    assert_eq!(j.next(&facts(&[]), NOW), Step::Completed);
+}
+
+#[test]
+fn consent_forms_cannot_add_scopes_and_mandatory_ones_stay() {
+    let requested = scopes("notes.read notes.write notes.share");
+    let mandatory = scopes("notes.read");
+    assert_eq!(
+        approved_scopes(&requested, &scopes("notes.share"), &mandatory).expect("ok"),
+        scopes("notes.read notes.share")
+    );
+    assert_eq!(
+        approved_scopes(&requested, &scopes("notes.admin"), &mandatory)
+            .expect_err("tampered")
+            .code,
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        approved_scopes(&scopes("notes.write"), &scopes(""), &mandatory)
+            .expect_err("nothing")
+            .code,
+        ErrorCode::AccessDenied
+    );
+}

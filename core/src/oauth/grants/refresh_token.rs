@@ -1,0 +1,102 @@
+//! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection
+//! (RFC 9700 §4.14.2: "If a refresh token is compromised and subsequently used by both the
+//! attacker and the legitimate client, one of them will present an invalidated refresh token,
+//! which will inform the authorization server of the breach").
+
+use super::{check_resource, issue, revoke_after_replay, Grant, TokenContext, TokenResponse};
+use crate::audit::EventType;
+use crate::model::Agent;
+use crate::oauth::error::OAuthError;
+use crate::oauth::scope::ScopeSet;
+use crate::secret::Secret;
+use crate::store::tokens::RefreshRedemption;
+
+/// How long after its rotation a refresh token's reappearance counts as a concurrent retry.
+pub const REUSE_GRACE_MS: i64 = 2_000;
+
+pub(super) async fn exchange(
+    ctx: &TokenContext<'_>,
+    client: &Agent,
+    refresh_token: &str,
+    scope: Option<&str>,
+    resource: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    let hash = Secret::presented(refresh_token).hash();
+    // Checks that need no rotation come first, so a refused request does not burn the token.
+    // RFC 6749 §6: the refresh token is bound to the client it was issued to.
+    let granted = match ctx.store.refresh_token_owner(&hash).await? {
+        Some((_, agent_id, scopes)) if agent_id == client.id.as_str() => ScopeSet::parse(&scopes)?,
+        _ => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is not valid for this client",
+            ))
+        }
+    };
+    // The resource stays the one bound to the grant; a different one is refused.
+    check_resource(resource, ctx.server)?;
+    // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
+    let scopes = match scope.map(ScopeSet::parse).transpose()? {
+        Some(requested) if !requested.is_empty() => {
+            let beyond = requested.missing_from(&granted);
+            if !beyond.is_empty() {
+                return Err(OAuthError::invalid_scope(format!(
+                    "a refresh cannot add scopes: {}",
+                    beyond.to_scope_string()
+                )));
+            }
+            requested
+        }
+        _ => granted,
+    };
+    let record = match ctx.store.redeem_refresh(&hash, ctx.now).await? {
+        RefreshRedemption::Fresh(record) => record,
+        // The same token presented again within a moment of its rotation is a concurrent retry
+        // by the client (two requests in flight, a retried timeout): refused, family kept.
+        // Later, it is reuse: the family is revoked.
+        RefreshRedemption::AlreadyRotated {
+            family_id,
+            rotated_at,
+        } => {
+            if ctx.now - rotated_at > REUSE_GRACE_MS {
+                revoke_after_replay(ctx, client, &family_id, EventType::RefreshReuseDetected)
+                    .await?;
+            }
+            return Err(OAuthError::invalid_grant(
+                "the refresh token has already been used",
+            ));
+        }
+        RefreshRedemption::Expired => {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"))
+        }
+        RefreshRedemption::Unknown => {
+            return Err(OAuthError::invalid_grant("the refresh token is not valid"))
+        }
+    };
+    let family = record.family;
+    if family.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant(
+            "the authorization has been revoked",
+        ));
+    }
+    if family.expires_at <= ctx.now {
+        return Err(OAuthError::invalid_grant(
+            "the authorization has reached its maximum lifetime",
+        ));
+    }
+    if family.mcp_server_id != ctx.server.id.as_str() {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued by another issuer",
+        ));
+    }
+    issue(
+        ctx,
+        Grant {
+            client,
+            family: Some(&family),
+            scopes: &scopes,
+            with_refresh: true,
+            event: EventType::TokenRefreshed,
+        },
+    )
+    .await
+}

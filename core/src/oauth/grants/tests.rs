@@ -1,0 +1,588 @@
+//! The grants against real stores (SQLite and PostgreSQL), including races.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::audit::AuditLog;
+use crate::clock::SystemClock;
+use crate::crypto::MasterKey;
+use crate::ids::{AgentId, UserId};
+use crate::model::{AgentKind, ClientType, McpServer, Scope, TrustLevel, User};
+use crate::oauth::pkce::s256;
+use crate::oauth::tokens::{generate_signing_key, StoredSigningKey};
+use crate::secret::{Secret, SecretKind};
+use crate::store::agents::AgentSecrets;
+use crate::store::tokens::CodeRecord;
+use crate::testing::{each_backend, TestDatabase};
+
+const NOW: i64 = 1_800_000_000_000;
+const VERIFIER: &str = "a-verifier-that-is-long-enough-to-be-valid-0123";
+const REDIRECT: &str = "http://127.0.0.1/cb";
+
+struct Fixture {
+    store: Store,
+    keys: KeySet,
+    audit: AuditLog,
+    server: McpServer,
+    public: Agent,
+    confidential: Agent,
+    secret: Secret,
+    user: User,
+    request: RequestContext,
+    _db: TestDatabase,
+}
+
+fn agent(id: &str, client_type: ClientType, grants: &[&str]) -> Agent {
+    Agent {
+        id: AgentId::from_string(id),
+        name: id.into(),
+        kind: AgentKind::Manual,
+        trust_level: TrustLevel::Admin,
+        client_type,
+        token_endpoint_auth_method: if client_type == ClientType::Public {
+            "none"
+        } else {
+            "client_secret_basic"
+        }
+        .into(),
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: grants.iter().map(|g| (*g).to_owned()).collect(),
+        tags: vec![],
+        logo_uri: None,
+        application_type: "native".into(),
+        scope: String::new(),
+        registered_at_server: None,
+        disabled: false,
+        created_at: 0,
+        last_used_at: None,
+    }
+}
+
+async fn fixture(db: TestDatabase) -> Fixture {
+    let store = db.store().await;
+    store.migrate().await.expect("migrate");
+    let master = MasterKey::generate();
+    let key = generate_signing_key(&master).expect("key");
+    let keys = KeySet::from_stored(
+        &[StoredSigningKey {
+            kid: key.kid,
+            public_jwk: key.public_jwk,
+            private_sealed: key.private_sealed,
+            active: true,
+            created_at: 0,
+        }],
+        &master,
+    )
+    .expect("keys");
+    let server = McpServer::new("notes", "Notes", "https://notes.example.com/mcp", 0);
+    let scope = |n: &str| Scope {
+        name: n.into(),
+        display_name: n.into(),
+        description: String::new(),
+        sensitive: false,
+        mandatory: false,
+        default_on: true,
+    };
+    store
+        .insert_mcp_server(
+            &server,
+            &[
+                scope("notes.read"),
+                scope("notes.write"),
+                scope("notes.share"),
+            ],
+        )
+        .await
+        .expect("server");
+    let public = agent(
+        "public-agent",
+        ClientType::Public,
+        &["authorization_code", "refresh_token"],
+    );
+    store
+        .insert_agent(&public, &AgentSecrets::default())
+        .await
+        .expect("public");
+    let confidential = agent("machine", ClientType::Confidential, &["client_credentials"]);
+    let secret = Secret::generate(SecretKind::ClientSecret);
+    store
+        .insert_agent(
+            &confidential,
+            &AgentSecrets {
+                client_secret: Some(secret.hash()),
+                registration_token: None,
+            },
+        )
+        .await
+        .expect("confidential");
+    let user = User {
+        id: UserId::generate(),
+        email: "ada@example.com".into(),
+        display_name: "Ada".into(),
+        must_change_password: false,
+        is_project_admin: false,
+        disabled: false,
+        created_at: 0,
+    };
+    store.insert_user(&user, None).await.expect("user");
+    let audit = AuditLog::spawn(store.clone(), Arc::new(SystemClock));
+    Fixture {
+        store,
+        keys,
+        audit,
+        server,
+        public,
+        confidential,
+        secret,
+        user,
+        request: RequestContext::default(),
+        _db: db,
+    }
+}
+
+impl Fixture {
+    fn ctx(&self, now: i64) -> TokenContext<'_> {
+        TokenContext {
+            store: &self.store,
+            keys: &self.keys,
+            audit: &self.audit,
+            issuer: "http://as.example/s/notes",
+            server: &self.server,
+            now,
+            request: &self.request,
+        }
+    }
+
+    /// Stores a fresh code for the public agent and returns it.
+    async fn code(&self, scopes: &str) -> String {
+        let family = TokenFamily {
+            id: uuid::Uuid::new_v4().to_string(),
+            agent_id: self.public.id.to_string(),
+            user_id: Some(self.user.id.to_string()),
+            tenant_id: Some("tenant-1".into()),
+            mcp_server_id: self.server.id.to_string(),
+            auth_time: Some(NOW - 1000),
+            acr: None,
+            amr: vec!["pwd".into()],
+            created_at: NOW,
+            expires_at: NOW + 90 * 24 * 3600 * 1000,
+            revoked_at: None,
+        };
+        let code = Secret::generate(SecretKind::AuthorizationCode);
+        let record = CodeRecord {
+            family_id: family.id.clone(),
+            agent_id: family.agent_id.clone(),
+            user_id: self.user.id.to_string(),
+            tenant_id: family.tenant_id.clone(),
+            mcp_server_id: family.mcp_server_id.clone(),
+            redirect_uri: REDIRECT.into(),
+            code_challenge: s256(VERIFIER),
+            resource: self.server.resource_url.clone(),
+            scopes: scopes.into(),
+            auth_time: NOW - 1000,
+            acr: None,
+            amr: "[\"pwd\"]".into(),
+            created_at: NOW,
+            expires_at: NOW + 60_000,
+        };
+        self.store
+            .insert_code(&family, &code.hash(), &record)
+            .await
+            .expect("code");
+        code.expose().to_owned()
+    }
+
+    async fn redeem(
+        &self,
+        code: &str,
+        verifier: &str,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let req = TokenRequest::AuthorizationCode {
+            code: code.into(),
+            redirect_uri: Some(REDIRECT.into()),
+            code_verifier: Some(verifier.into()),
+            resource: Some("https://notes.example.com/mcp/".into()),
+        };
+        exchange(&self.ctx(now), &self.public, req).await
+    }
+
+    async fn refresh(
+        &self,
+        token: &str,
+        scope: Option<&str>,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let req = TokenRequest::RefreshToken {
+            refresh_token: token.into(),
+            scope: scope.map(Into::into),
+            resource: None,
+        };
+        exchange(&self.ctx(now), &self.public, req).await
+    }
+
+    fn claims(&self, token: &str, now: i64) -> AccessTokenClaims {
+        self.keys
+            .verify(token, "http://as.example/s/notes", now / 1000)
+            .expect("valid token")
+    }
+
+    async fn events(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(self.store.pool())
+            .await
+            .expect("count")
+    }
+}
+
+#[tokio::test]
+async fn code_exchange_issues_a_bound_rfc_9068_token_and_a_refresh_token() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let code = f.code("notes.read notes.share").await;
+        let t = f.redeem(&code, VERIFIER, NOW + 1000).await.expect("tokens");
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.expires_in, 600);
+        assert_eq!(t.scope, "notes.read notes.share");
+        assert!(t
+            .refresh_token
+            .as_deref()
+            .is_some_and(|r| r.starts_with("mdt_rt_")));
+        let c = f.claims(&t.access_token, NOW + 1000);
+        assert_eq!(c.aud, "https://notes.example.com/mcp");
+        assert_eq!(c.sub, f.user.id.to_string());
+        assert_eq!(c.client_id, "public-agent");
+        assert_eq!(c.tenant.as_deref(), Some("tenant-1"));
+        assert_eq!(c.act.map(|a| a.sub).as_deref(), Some("public-agent"));
+        assert_eq!(c.amr, Some(vec!["pwd".to_owned()]));
+        assert_eq!(c.exp - c.iat, 600);
+        assert_eq!(f.events("token.issued").await, 1, "issuance is audited");
+    }
+}
+
+#[tokio::test]
+async fn code_replay_fails_and_revokes_every_token_from_that_code() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let code = f.code("notes.read").await;
+        let first = f.redeem(&code, VERIFIER, NOW + 1000).await.expect("first");
+        let again = f
+            .redeem(&code, VERIFIER, NOW + 2000)
+            .await
+            .expect_err("replay");
+        assert_eq!(again.code, ErrorCode::InvalidGrant);
+        let jti = f.claims(&first.access_token, NOW + 1000).jti;
+        assert_eq!(
+            f.store.access_token_revoked(&jti).await.expect("state"),
+            Some(true)
+        );
+        let refreshed = f
+            .refresh(
+                first.refresh_token.as_deref().expect("rt"),
+                None,
+                NOW + 3000,
+            )
+            .await;
+        assert_eq!(
+            refreshed.expect_err("family revoked").code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(f.events("token.code_replay_detected").await, 1);
+    }
+}
+
+#[tokio::test]
+async fn code_bindings_pkce_redirect_client_and_resource_are_enforced() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let code = f.code("notes.read").await;
+        let wrong = "b".repeat(43);
+        assert_eq!(
+            f.redeem(&code, &wrong, NOW).await.expect_err("pkce").code,
+            ErrorCode::InvalidGrant
+        );
+
+        let code = f.code("notes.read").await;
+        let req = TokenRequest::AuthorizationCode {
+            code: code.clone(),
+            redirect_uri: Some("http://127.0.0.1/other".into()),
+            code_verifier: Some(VERIFIER.into()),
+            resource: None,
+        };
+        assert_eq!(
+            exchange(&f.ctx(NOW), &f.public, req)
+                .await
+                .expect_err("redirect")
+                .code,
+            ErrorCode::InvalidGrant
+        );
+
+        // Another client presenting a code does not consume it.
+        let code = f.code("notes.read").await;
+        let mut other = f.public.clone();
+        other.id = AgentId::from_string("machine");
+        other.grant_types.push("authorization_code".into());
+        let req = TokenRequest::AuthorizationCode {
+            code: code.clone(),
+            redirect_uri: None,
+            code_verifier: Some(VERIFIER.into()),
+            resource: None,
+        };
+        assert_eq!(
+            exchange(&f.ctx(NOW), &other, req)
+                .await
+                .expect_err("client")
+                .code,
+            ErrorCode::InvalidGrant
+        );
+        let req = TokenRequest::AuthorizationCode {
+            code: code.clone(),
+            redirect_uri: None,
+            code_verifier: Some(VERIFIER.into()),
+            resource: Some("https://evil.example.com/mcp".into()),
+        };
+        assert_eq!(
+            exchange(&f.ctx(NOW), &f.public, req)
+                .await
+                .expect_err("resource")
+                .code,
+            ErrorCode::InvalidTarget
+        );
+
+        let code = f.code("notes.read").await;
+        assert_eq!(
+            f.redeem(&code, VERIFIER, NOW + 61_000)
+                .await
+                .expect_err("expired")
+                .code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            f.redeem("mdt_ac_nonsense", VERIFIER, NOW)
+                .await
+                .expect_err("unknown")
+                .code,
+            ErrorCode::InvalidGrant
+        );
+    }
+}
+
+#[tokio::test]
+async fn exactly_one_of_twenty_concurrent_redemptions_succeeds() {
+    for db in each_backend().await {
+        let f = Arc::new(fixture(db).await);
+        let code = f.code("notes.read").await;
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let f = f.clone();
+            let code = code.clone();
+            tasks.push(tokio::spawn(async move {
+                f.redeem(&code, VERIFIER, NOW + 1000).await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(_) => ok += 1,
+                Err(e) => assert_eq!(e.code, ErrorCode::InvalidGrant),
+            }
+        }
+        assert_eq!(ok, 1);
+    }
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let code = f.code("notes.read notes.share").await;
+        let first = f.redeem(&code, VERIFIER, NOW).await.expect("tokens");
+        let rt1 = first.refresh_token.expect("rt1");
+        let second = f.refresh(&rt1, None, NOW + 1000).await.expect("refresh");
+        let rt2 = second.refresh_token.clone().expect("rt2");
+        assert_ne!(rt1, rt2, "rotated");
+        assert_eq!(
+            second.scope, "notes.read notes.share",
+            "keeps the granted scopes"
+        );
+        assert_eq!(
+            f.claims(&second.access_token, NOW + 1000).aud,
+            "https://notes.example.com/mcp",
+            "keeps the resource"
+        );
+
+        let retry = f
+            .refresh(&rt1, None, NOW + 1500)
+            .await
+            .expect_err("concurrent retry");
+        assert_eq!(retry.code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            f.events("token.refresh_reuse_detected").await,
+            0,
+            "a retry within the grace window is not reuse"
+        );
+        let reuse = f
+            .refresh(&rt1, None, NOW + 10_000)
+            .await
+            .expect_err("reuse");
+        assert_eq!(reuse.code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            f.refresh(&rt2, None, NOW + 11_000)
+                .await
+                .expect_err("family revoked")
+                .code,
+            ErrorCode::InvalidGrant
+        );
+        let jti = f.claims(&second.access_token, NOW + 1000).jti;
+        assert_eq!(
+            f.store.access_token_revoked(&jti).await.expect("state"),
+            Some(true)
+        );
+        assert_eq!(f.events("token.refresh_reuse_detected").await, 1);
+    }
+}
+
+#[tokio::test]
+async fn refresh_may_narrow_but_never_widen_scope() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let code = f.code("notes.read notes.share").await;
+        let t = f.redeem(&code, VERIFIER, NOW).await.expect("tokens");
+        let wide = f
+            .refresh(
+                t.refresh_token.as_deref().expect("rt"),
+                Some("notes.read notes.write"),
+                NOW + 1,
+            )
+            .await;
+        assert_eq!(wide.expect_err("escalation").code, ErrorCode::InvalidScope);
+        // The refused request did not rotate the token: it still works, narrowed.
+        let narrow = f
+            .refresh(
+                t.refresh_token.as_deref().expect("rt"),
+                Some("notes.read"),
+                NOW + 2,
+            )
+            .await;
+        let narrow = narrow.expect("narrowing is allowed");
+        assert_eq!(narrow.scope, "notes.read");
+        // The narrowed token's successor carries the narrowed scope.
+        let next = f
+            .refresh(narrow.refresh_token.as_deref().expect("rt"), None, NOW + 3)
+            .await
+            .expect("again");
+        assert_eq!(next.scope, "notes.read");
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_bound_to_their_client_and_expire() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let code = f.code("notes.read").await;
+        let t = f.redeem(&code, VERIFIER, NOW).await.expect("tokens");
+        let rt = t.refresh_token.expect("rt");
+        let mut other = f.public.clone();
+        other.id = AgentId::from_string("machine");
+        let req = TokenRequest::RefreshToken {
+            refresh_token: rt.clone(),
+            scope: None,
+            resource: None,
+        };
+        assert_eq!(
+            exchange(&f.ctx(NOW), &other, req)
+                .await
+                .expect_err("client")
+                .code,
+            ErrorCode::InvalidGrant
+        );
+        let late = NOW + f.server.refresh_token_ttl_secs * 1000 + 1;
+        assert_eq!(
+            f.refresh(&rt, None, late).await.expect_err("expired").code,
+            ErrorCode::InvalidGrant
+        );
+    }
+}
+
+#[tokio::test]
+async fn exactly_one_of_twenty_concurrent_refreshes_succeeds() {
+    for db in each_backend().await {
+        let f = Arc::new(fixture(db).await);
+        let code = f.code("notes.read").await;
+        let rt = f
+            .redeem(&code, VERIFIER, NOW)
+            .await
+            .expect("tokens")
+            .refresh_token
+            .expect("rt");
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let f = f.clone();
+            let rt = rt.clone();
+            tasks.push(tokio::spawn(async move {
+                f.refresh(&rt, None, NOW + 1000).await
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            if let Ok(tokens) = t.await.expect("task") {
+                winners.push(tokens);
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        // The winner's new refresh token works: concurrent retries did not revoke the family.
+        let next = winners[0].refresh_token.clone().expect("rt");
+        assert!(f.refresh(&next, None, NOW + 1500).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn client_credentials_is_for_confidential_clients_within_their_allowance() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let cc = |scope: Option<&str>| TokenRequest::ClientCredentials {
+            scope: scope.map(Into::into),
+            resource: None,
+        };
+        let t = exchange(&f.ctx(NOW), &f.confidential, cc(Some("notes.read")))
+            .await
+            .expect("cc");
+        let c = f.claims(&t.access_token, NOW);
+        assert_eq!(c.sub, "machine");
+        assert_eq!(c.act, None);
+        assert!(t.refresh_token.is_none());
+
+        f.store
+            .set_agent_allowance(&f.confidential.id, &f.server.id, &["notes.read".into()])
+            .await
+            .expect("narrow");
+        let err = exchange(&f.ctx(NOW), &f.confidential, cc(Some("notes.write")))
+            .await
+            .expect_err("beyond");
+        assert_eq!(err.code, ErrorCode::InvalidScope);
+        let all = exchange(&f.ctx(NOW), &f.confidential, cc(None))
+            .await
+            .expect("default");
+        assert_eq!(all.scope, "notes.read");
+
+        let mut public = f.public.clone();
+        public.grant_types.push("client_credentials".into());
+        assert_eq!(
+            exchange(&f.ctx(NOW), &public, cc(None))
+                .await
+                .expect_err("public")
+                .code,
+            ErrorCode::UnauthorizedClient
+        );
+        assert_eq!(
+            exchange(&f.ctx(NOW), &f.public, cc(None))
+                .await
+                .expect_err("grant")
+                .code,
+            ErrorCode::UnauthorizedClient
+        );
+        assert!(f.secret.expose().starts_with("mdt_cs_"));
+        assert!(f.events("token.failed").await >= 3, "refusals are audited");
+    }
+}

@@ -1,0 +1,353 @@
+//! Access tokens (RFC 9068 JWTs signed with ES256) and the key set that signs and verifies
+//! them. Private keys are sealed under the master key at rest; `kid` is the RFC 7638
+//! thumbprint of the public key.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::EncodePrivateKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::clock::UnixMillis;
+use crate::crypto::MasterKey;
+use crate::error::{CoreError, CoreResult};
+
+/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// RFC 8693 §4.1 actor: the agent acting for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+}
+
+/// The claims of a Mandate access token (ARCHITECTURE.md §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+}
+
+/// A P-256 public key as a JWK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub y: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+    pub alg: String,
+}
+
+/// A freshly generated signing key: its public JWK and its sealed private key.
+#[derive(Debug, Clone)]
+pub struct NewSigningKey {
+    pub kid: String,
+    pub public_jwk: PublicJwk,
+    pub private_sealed: Vec<u8>,
+}
+
+/// Generates an ES256 key pair, sealing the PKCS#8 private key under `master` bound to its kid.
+pub fn generate_signing_key(master: &MasterKey) -> CoreResult<NewSigningKey> {
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let point = secret.public_key().to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return Err(CoreError::Crypto("P-256 public key without coordinates"));
+    };
+    let x = URL_SAFE_NO_PAD.encode(x);
+    let y = URL_SAFE_NO_PAD.encode(y);
+    // RFC 7638 §3.2: required members in lexicographic order, no whitespace.
+    let thumbprint_input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint_input.as_bytes()));
+    let der = secret
+        .to_pkcs8_der()
+        .map_err(|_| CoreError::Crypto("cannot encode the private key"))?;
+    let private_sealed = master.seal(der.as_bytes(), kid.as_bytes())?;
+    Ok(NewSigningKey {
+        public_jwk: PublicJwk {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x,
+            y,
+            kid: kid.clone(),
+            use_: "sig".into(),
+            alg: "ES256".into(),
+        },
+        kid,
+        private_sealed,
+    })
+}
+
+/// A stored key as the key set needs it.
+#[derive(Debug, Clone)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub public_jwk: PublicJwk,
+    pub private_sealed: Vec<u8>,
+    pub active: bool,
+    pub created_at: UnixMillis,
+}
+
+struct Signer {
+    kid: String,
+    key: EncodingKey,
+}
+
+/// The keys of this deployment: the newest active one signs; all published ones verify.
+#[derive(Clone)]
+pub struct KeySet {
+    signer: Arc<Signer>,
+    verifiers: Arc<HashMap<String, DecodingKey>>,
+    jwks: Arc<serde_json::Value>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("signing_kid", &self.signer.kid)
+            .finish()
+    }
+}
+
+/// Why a token failed verification (introspection maps every case to `active: false`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    WrongType,
+    UnknownKey,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    WrongIssuer,
+}
+
+impl KeySet {
+    /// Builds the key set from stored keys (active and retired). The newest active key signs.
+    pub fn from_stored(keys: &[StoredSigningKey], master: &MasterKey) -> CoreResult<Self> {
+        let newest_active = keys
+            .iter()
+            .filter(|k| k.active)
+            .max_by_key(|k| k.created_at)
+            .ok_or(CoreError::NotFound {
+                what: "an active signing key",
+            })?;
+        let der = master.open(&newest_active.private_sealed, newest_active.kid.as_bytes())?;
+        let signer = Signer {
+            kid: newest_active.kid.clone(),
+            key: EncodingKey::from_ec_der(&der),
+        };
+        let mut verifiers = HashMap::new();
+        for k in keys {
+            let key = DecodingKey::from_ec_components(&k.public_jwk.x, &k.public_jwk.y)
+                .map_err(|_| CoreError::Crypto("stored public key is not a P-256 point"))?;
+            verifiers.insert(k.kid.clone(), key);
+        }
+        let jwks =
+            serde_json::json!({ "keys": keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>() });
+        Ok(Self {
+            signer: Arc::new(signer),
+            verifiers: Arc::new(verifiers),
+            jwks: Arc::new(jwks),
+        })
+    }
+
+    /// The kid new tokens are signed with.
+    pub fn signing_kid(&self) -> &str {
+        &self.signer.kid
+    }
+
+    /// The JWKS document (RFC 7517 §5): active and retired public keys.
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+
+    /// Signs access token claims with the active key.
+    pub fn sign(&self, claims: &AccessTokenClaims) -> CoreResult<String> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some(ACCESS_TOKEN_TYP.into());
+        header.kid = Some(self.signer.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.signer.key)
+            .map_err(|_| CoreError::Crypto("signing failed"))
+    }
+
+    /// Verifies a token of ours: ES256 by a published key, `typ` at+jwt, issuer, lifetime.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        now_secs: i64,
+    ) -> Result<AccessTokenClaims, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        if header.alg != Algorithm::ES256 {
+            return Err(TokenRejection::BadSignature);
+        }
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Err(TokenRejection::WrongType);
+        }
+        let kid = header.kid.ok_or(TokenRejection::UnknownKey)?;
+        let key = self.verifiers.get(&kid).ok_or(TokenRejection::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &validation).map_err(
+            |e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+                _ => TokenRejection::Malformed,
+            },
+        )?;
+        let claims = data.claims;
+        if claims.iss != issuer {
+            return Err(TokenRejection::WrongIssuer);
+        }
+        if claims.exp <= now_secs {
+            return Err(TokenRejection::Expired);
+        }
+        if claims.nbf > now_secs + 5 {
+            return Err(TokenRejection::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(master: &MasterKey, active: bool, at: i64) -> StoredSigningKey {
+        let k = generate_signing_key(master).expect("generate");
+        StoredSigningKey {
+            kid: k.kid,
+            public_jwk: k.public_jwk,
+            private_sealed: k.private_sealed,
+            active,
+            created_at: at,
+        }
+    }
+
+    fn claims(iss: &str, now: i64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: iss.into(),
+            sub: "user-1".into(),
+            aud: "http://localhost:4000/mcp".into(),
+            client_id: "agent".into(),
+            scope: "notes.read".into(),
+            exp: now + 600,
+            iat: now,
+            nbf: now,
+            jti: "jti-1".into(),
+            auth_time: Some(now),
+            acr: None,
+            amr: Some(vec!["pwd".into()]),
+            tenant: Some("t-1".into()),
+            act: Some(Actor {
+                sub: "agent".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn signed_tokens_verify_with_kid_and_type() {
+        let master = MasterKey::generate();
+        let keys = KeySet::from_stored(&[stored(&master, true, 1)], &master).expect("keyset");
+        let token = keys.sign(&claims("iss", 1_000)).expect("sign");
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid.as_deref(), Some(keys.signing_kid()));
+        assert_eq!(
+            keys.verify(&token, "iss", 1_001).expect("verify"),
+            claims("iss", 1_000)
+        );
+    }
+
+    #[test]
+    fn verification_refuses_wrong_issuer_expiry_and_tampering() {
+        let master = MasterKey::generate();
+        let keys = KeySet::from_stored(&[stored(&master, true, 1)], &master).expect("keyset");
+        let token = keys.sign(&claims("iss", 1_000)).expect("sign");
+        assert_eq!(
+            keys.verify(&token, "other", 1_001),
+            Err(TokenRejection::WrongIssuer)
+        );
+        assert_eq!(
+            keys.verify(&token, "iss", 1_600),
+            Err(TokenRejection::Expired)
+        );
+        assert_eq!(
+            keys.verify(&token, "iss", 900),
+            Err(TokenRejection::NotYetValid)
+        );
+        assert_eq!(
+            keys.verify("garbage", "iss", 1_001),
+            Err(TokenRejection::Malformed)
+        );
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"iss":"iss","sub":"admin"}"#);
+        parts[1] = &forged;
+        assert!(keys.verify(&parts.join("."), "iss", 1_001).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_verifiable_and_signs_with_the_newest() {
+        let master = MasterKey::generate();
+        let old = stored(&master, true, 1);
+        let before = KeySet::from_stored(std::slice::from_ref(&old), &master).expect("keyset");
+        let old_token = before.sign(&claims("iss", 1_000)).expect("sign");
+        let mut retired = old.clone();
+        retired.active = false;
+        let new = stored(&master, true, 2);
+        let after = KeySet::from_stored(&[retired, new.clone()], &master).expect("keyset");
+        assert_eq!(after.signing_kid(), new.kid);
+        assert!(
+            after.verify(&old_token, "iss", 1_001).is_ok(),
+            "retired key still verifies"
+        );
+        assert_eq!(after.jwks()["keys"].as_array().expect("keys").len(), 2);
+    }
+
+    #[test]
+    fn private_keys_need_the_right_master_key() {
+        let master = MasterKey::generate();
+        let key = stored(&master, true, 1);
+        assert!(KeySet::from_stored(&[key], &MasterKey::generate()).is_err());
+    }
+
+    #[test]
+    fn kid_is_the_rfc_7638_thumbprint() {
+        let master = MasterKey::generate();
+        let k = generate_signing_key(&master).expect("generate");
+        let input = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            k.public_jwk.x, k.public_jwk.y
+        );
+        assert_eq!(
+            k.kid,
+            URL_SAFE_NO_PAD.encode(Sha256::digest(input.as_bytes()))
+        );
+        assert_eq!(k.public_jwk.kid, k.kid);
+    }
+}

@@ -1,0 +1,407 @@
+//! Authorization codes, token families, refresh tokens and issued access tokens.
+//! Single-use things are consumed by an atomic conditional UPDATE, never read-then-write
+//! (RFC 9700 §4.14, OAuth 2.1 §4.1.3): of concurrent redemptions exactly one changes the row.
+
+use sqlx::FromRow;
+
+use super::{json, Store};
+use crate::clock::UnixMillis;
+use crate::error::CoreResult;
+use crate::secret::SecretHash;
+
+/// One authorization and everything issued from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFamily {
+    pub id: String,
+    pub agent_id: String,
+    pub user_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub mcp_server_id: String,
+    pub auth_time: Option<UnixMillis>,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    pub created_at: UnixMillis,
+    /// Absolute end of refreshing.
+    pub expires_at: UnixMillis,
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// An authorization code as stored.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct CodeRecord {
+    pub family_id: String,
+    pub agent_id: String,
+    pub user_id: String,
+    pub tenant_id: Option<String>,
+    pub mcp_server_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub resource: String,
+    pub scopes: String,
+    pub auth_time: i64,
+    pub acr: Option<String>,
+    pub amr: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl CodeRecord {
+    pub fn amr_list(&self) -> CoreResult<Vec<String>> {
+        json::decode(&self.amr)
+    }
+}
+
+/// What happened when a code was redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// This call consumed it.
+    Fresh(Box<CodeRecord>),
+    /// It was consumed before: a replay. Carries the family to revoke.
+    AlreadyUsed {
+        family_id: String,
+    },
+    Expired,
+    Unknown,
+}
+
+/// A refresh token as stored, with its family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub family: TokenFamily,
+    pub scopes: String,
+    pub expires_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshRedemption {
+    /// This call rotated it.
+    Fresh(Box<RefreshRecord>),
+    /// It was rotated before (at `rotated_at`): reuse, which revokes the family
+    /// (RFC 9700 §4.14.2) unless it is a concurrent retry.
+    AlreadyRotated {
+        family_id: String,
+        rotated_at: UnixMillis,
+    },
+    Expired,
+    Unknown,
+}
+
+#[derive(FromRow)]
+struct FamilyRow {
+    id: String,
+    agent_id: String,
+    user_id: Option<String>,
+    tenant_id: Option<String>,
+    mcp_server_id: String,
+    auth_time: Option<i64>,
+    acr: Option<String>,
+    amr: String,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<FamilyRow> for TokenFamily {
+    type Error = crate::error::CoreError;
+    fn try_from(r: FamilyRow) -> CoreResult<Self> {
+        Ok(TokenFamily {
+            id: r.id,
+            agent_id: r.agent_id,
+            user_id: r.user_id,
+            tenant_id: r.tenant_id,
+            mcp_server_id: r.mcp_server_id,
+            auth_time: r.auth_time,
+            acr: r.acr,
+            amr: json::decode(&r.amr)?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// An access token to record at issuance.
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken<'a> {
+    pub jti: &'a str,
+    pub family_id: Option<&'a str>,
+    pub agent_id: &'a str,
+    pub mcp_server_id: &'a str,
+    pub expires_at: UnixMillis,
+}
+
+/// A refresh token to record at issuance.
+#[derive(Debug, Clone)]
+pub struct IssuedRefreshToken<'a> {
+    pub hash: &'a SecretHash,
+    pub family_id: &'a str,
+    pub scopes: &'a str,
+    pub expires_at: UnixMillis,
+}
+
+const CODE_COLUMNS: &str = "family_id, agent_id, user_id, tenant_id, mcp_server_id, redirect_uri,
+    code_challenge, resource, scopes, auth_time, acr, amr, created_at, expires_at";
+
+impl Store {
+    /// Stores a new family together with the code that starts it.
+    pub async fn insert_code(
+        &self,
+        family: &TokenFamily,
+        code_hash: &SecretHash,
+        code: &CodeRecord,
+    ) -> CoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_family(&mut tx, family).await?;
+        sqlx::query(&format!(
+            "INSERT INTO authorization_codes (code_hash, {CODE_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
+        .bind(code_hash.as_str())
+        .bind(&code.family_id)
+        .bind(&code.agent_id)
+        .bind(&code.user_id)
+        .bind(code.tenant_id.as_deref())
+        .bind(&code.mcp_server_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(&code.resource)
+        .bind(&code.scopes)
+        .bind(code.auth_time)
+        .bind(code.acr.as_deref())
+        .bind(&code.amr)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Consumes a code: exactly one concurrent caller gets `Fresh`.
+    /// A code presented by another client is left unconsumed and reads as `Unknown`.
+    pub async fn redeem_code(
+        &self,
+        code_hash: &SecretHash,
+        agent_id: &str,
+        now: UnixMillis,
+    ) -> CoreResult<CodeRedemption> {
+        let fresh = sqlx::query_as::<_, CodeRecord>(&format!(
+            "UPDATE authorization_codes SET consumed_at = $2
+             WHERE code_hash = $1 AND agent_id = $3 AND consumed_at IS NULL AND expires_at > $2
+             RETURNING {CODE_COLUMNS}"
+        ))
+        .bind(code_hash.as_str())
+        .bind(now)
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(code) = fresh {
+            return Ok(CodeRedemption::Fresh(Box::new(code)));
+        }
+        let row: Option<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT family_id, consumed_at FROM authorization_codes WHERE code_hash = $1 AND agent_id = $2",
+        )
+        .bind(code_hash.as_str())
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((family_id, Some(_))) => CodeRedemption::AlreadyUsed { family_id },
+            Some((_, None)) => CodeRedemption::Expired,
+            None => CodeRedemption::Unknown,
+        })
+    }
+
+    pub async fn family(&self, id: &str) -> CoreResult<Option<TokenFamily>> {
+        sqlx::query_as::<_, FamilyRow>(
+            "SELECT id, agent_id, user_id, tenant_id, mcp_server_id, auth_time, acr, amr,
+                    created_at, expires_at, revoked_at
+             FROM token_families WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(TokenFamily::try_from)
+        .transpose()
+    }
+
+    /// Starts a family without a code (client_credentials never needs one; tests use it).
+    pub async fn insert_family(&self, family: &TokenFamily) -> CoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_family(&mut tx, family).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes a family: its refresh tokens stop working and its access tokens read as revoked.
+    /// Returns whether this call revoked it (false if it already was).
+    pub async fn revoke_family(&self, id: &str, reason: &str, now: UnixMillis) -> CoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE token_families SET revoked_at = $2, revoked_reason = $3
+             WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Records the tokens of one issuance in one transaction.
+    pub async fn record_issuance(
+        &self,
+        access: &IssuedAccessToken<'_>,
+        refresh: Option<&IssuedRefreshToken<'_>>,
+        now: UnixMillis,
+    ) -> CoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(access.jti)
+        .bind(access.family_id)
+        .bind(access.agent_id)
+        .bind(access.mcp_server_id)
+        .bind(access.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(r) = refresh {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(r.hash.as_str())
+            .bind(r.family_id)
+            .bind(r.scopes)
+            .bind(now)
+            .bind(r.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rotates a refresh token: exactly one concurrent caller gets `Fresh`.
+    pub async fn redeem_refresh(
+        &self,
+        hash: &SecretHash,
+        now: UnixMillis,
+    ) -> CoreResult<RefreshRedemption> {
+        let fresh: Option<(String, String, i64)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET rotated_at = $2
+             WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2
+             RETURNING family_id, scopes, expires_at",
+        )
+        .bind(hash.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some((family_id, scopes, expires_at)) = fresh {
+            let Some(family) = self.family(&family_id).await? else {
+                return Ok(RefreshRedemption::Unknown);
+            };
+            return Ok(RefreshRedemption::Fresh(Box::new(RefreshRecord {
+                family,
+                scopes,
+                expires_at,
+            })));
+        }
+        let row: Option<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT family_id, rotated_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(hash.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((family_id, Some(rotated_at))) => RefreshRedemption::AlreadyRotated {
+                family_id,
+                rotated_at,
+            },
+            Some((_, None)) => RefreshRedemption::Expired,
+            None => RefreshRedemption::Unknown,
+        })
+    }
+
+    /// A refresh token's family, agent and scopes, whatever its state (for checks made
+    /// before rotating, and for revocation).
+    pub async fn refresh_token_owner(
+        &self,
+        hash: &SecretHash,
+    ) -> CoreResult<Option<(String, String, String)>> {
+        Ok(sqlx::query_as::<_, (String, String, String)>(
+            "SELECT r.family_id, f.agent_id, r.scopes FROM refresh_tokens r
+             JOIN token_families f ON f.id = r.family_id WHERE r.token_hash = $1",
+        )
+        .bind(hash.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Whether an issued access token has been revoked (itself or through its family).
+    /// `None` if Mandate has no record of the jti.
+    pub async fn access_token_revoked(&self, jti: &str) -> CoreResult<Option<bool>> {
+        let row: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT a.revoked_at, f.revoked_at FROM access_tokens a
+             LEFT JOIN token_families f ON f.id = a.family_id WHERE a.jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(own, family)| own.is_some() || family.is_some()))
+    }
+
+    /// Revokes one access token by jti, if it belongs to `agent_id`. Returns whether it did.
+    pub async fn revoke_access_token(
+        &self,
+        jti: &str,
+        agent_id: &str,
+        now: UnixMillis,
+    ) -> CoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $3
+             WHERE jti = $1 AND agent_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(jti)
+        .bind(agent_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+async fn insert_family(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    family: &TokenFamily,
+) -> CoreResult<()> {
+    sqlx::query(
+        "INSERT INTO token_families (id, agent_id, user_id, tenant_id, mcp_server_id, auth_time, acr, amr,
+                                     created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&family.id)
+    .bind(&family.agent_id)
+    .bind(family.user_id.as_deref())
+    .bind(family.tenant_id.as_deref())
+    .bind(&family.mcp_server_id)
+    .bind(family.auth_time)
+    .bind(family.acr.as_deref())
+    .bind(json::encode(&family.amr)?)
+    .bind(family.created_at)
+    .bind(family.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

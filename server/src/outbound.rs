@@ -1,0 +1,243 @@
+//! Outbound HTTP for fetching client metadata documents, guarded against SSRF: https only,
+//! every resolved address (also after redirects) must be public, bounded in time and size,
+//! no proxies, no cookies. Loopback and an extra CA can be allowed for tests only.
+
+use futures_util::StreamExt;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::redirect::Policy;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use url::{Host, Url};
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("only https URLs may be fetched")]
+    NotHttps,
+    #[error("the address of {0} is not a public address")]
+    ForbiddenAddress(String),
+    #[error("the document is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the server answered {0}")]
+    Status(u16),
+    #[error("the document could not be fetched: {0}")]
+    Transport(String),
+}
+
+/// Whether `ip` is a public unicast address (not loopback, private, link-local, CGNAT,
+/// unique-local, multicast, documentation or unspecified).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0)
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+fn allowed(ip: IpAddr, allow_loopback: bool) -> bool {
+    is_public(ip) || (allow_loopback && ip.is_loopback())
+}
+
+/// Resolves names and drops every address that is not allowed.
+struct GuardedResolver {
+    allow_loopback: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_loopback = self.allow_loopback;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allowed(a.ip(), allow_loopback))
+                .collect();
+            if addrs.is_empty() {
+                return Err(Box::new(FetchError::ForbiddenAddress(host))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// IP-literal hosts skip the resolver, so they are checked here.
+fn check_url(url: &Url, allow_loopback: bool) -> Result<(), FetchError> {
+    if url.scheme() != "https" {
+        return Err(FetchError::NotHttps);
+    }
+    let literal = match url.host() {
+        Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+        _ => None,
+    };
+    match literal {
+        Some(ip) if !allowed(ip, allow_loopback) => {
+            Err(FetchError::ForbiddenAddress(ip.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A fetched document.
+pub struct Fetched {
+    pub body: Vec<u8>,
+    pub cache_control: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct OutboundClient {
+    client: reqwest::Client,
+    allow_loopback: bool,
+}
+
+impl OutboundClient {
+    /// `extra_ca_pem`: a CA to trust besides the public roots (tests).
+    pub fn new(allow_loopback: bool, extra_ca_pem: Option<&[u8]>) -> Result<Self, String> {
+        let redirect_policy = Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 3 {
+                attempt.error("too many redirects")
+            } else if let Err(e) = check_url(attempt.url(), allow_loopback) {
+                attempt.error(e)
+            } else {
+                attempt.follow()
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { allow_loopback }))
+            .redirect(redirect_policy)
+            .timeout(Duration::from_secs(3))
+            .connect_timeout(Duration::from_secs(2))
+            .no_proxy()
+            .https_only(true)
+            .user_agent(concat!("Mandate/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = extra_ca_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| format!("the extra CA is not a PEM certificate: {e}"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        Ok(Self {
+            client,
+            allow_loopback,
+        })
+    }
+
+    /// GETs `url` as JSON, refusing more than `max_bytes`.
+    pub async fn fetch_json(&self, url: &Url, max_bytes: usize) -> Result<Fetched, FetchError> {
+        check_url(url, self.allow_loopback)?;
+        let response = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| FetchError::Transport(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > max_bytes as u64)
+        {
+            return Err(FetchError::TooLarge(max_bytes));
+        }
+        let cache_control = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| FetchError::Transport(e.without_url().to_string()))?;
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge(max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            body,
+            cache_control,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_loopback_and_link_local_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in [
+            "93.184.216.34",
+            "2606:2800:220:1:248:1893:25c8:1946",
+            "1.1.1.1",
+        ] {
+            assert!(is_public(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_https_and_ip_literals_public() {
+        let check = |u: &str, loopback| check_url(&Url::parse(u).expect("url"), loopback);
+        assert!(matches!(
+            check("http://example.com/x", false),
+            Err(FetchError::NotHttps)
+        ));
+        assert!(matches!(
+            check("https://169.254.169.254/latest", false),
+            Err(FetchError::ForbiddenAddress(_))
+        ));
+        assert!(matches!(
+            check("https://[::1]/x", false),
+            Err(FetchError::ForbiddenAddress(_))
+        ));
+        assert!(
+            check("https://127.0.0.1/x", true).is_ok(),
+            "loopback only when allowed"
+        );
+        assert!(check("https://example.com/x", false).is_ok());
+    }
+}

@@ -1,0 +1,103 @@
+//! The OAuth endpoints of every MCP server's issuer `{base}/s/{slug}` (ARCHITECTURE.md §5).
+//! Handlers are thin: parse, call `mandate_core::oauth`, map the result.
+
+mod authorize;
+mod cimd;
+mod discovery;
+mod journey;
+mod register;
+mod revoke;
+mod token;
+
+use axum::http::{header, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use mandate_core::model::McpServer;
+use mandate_core::oauth::OAuthError;
+use std::time::Duration;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::state::AppState;
+
+pub use journey::SIGN_IN_PATH;
+
+/// Endpoints browser-based clients (MCP Inspector) call cross-origin: CORS without
+/// credentials. Never the pages.
+pub fn api_router() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("mcp-protocol-version"),
+        ])
+        .max_age(Duration::from_secs(3600));
+    Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server/s/{slug}",
+            get(discovery::metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration/s/{slug}",
+            get(discovery::metadata),
+        )
+        .route(
+            "/s/{slug}/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
+        .route(
+            "/s/{slug}/.well-known/openid-configuration",
+            get(discovery::metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/s/{slug}",
+            get(discovery::protected_resource),
+        )
+        .route("/s/{slug}/jwks.json", get(discovery::jwks))
+        .route("/jwks.json", get(discovery::jwks_base))
+        .route("/s/{slug}/token", post(token::token))
+        .route("/s/{slug}/register", post(register::register))
+        .route(
+            "/s/{slug}/register/{client_id}",
+            get(register::read)
+                .put(register::update)
+                .delete(register::delete),
+        )
+        .route("/s/{slug}/revoke", post(revoke::revoke))
+        .route("/s/{slug}/introspect", post(revoke::introspect))
+        .route("/s/{slug}/userinfo", get(revoke::userinfo))
+        .layer(cors)
+}
+
+/// The pages of the authorization journey (session-backed, no CORS).
+pub fn page_router() -> Router<AppState> {
+    Router::new()
+        .route("/s/{slug}/authorize", get(authorize::authorize))
+        .route(
+            SIGN_IN_PATH,
+            get(journey::sign_in_page).post(journey::sign_in),
+        )
+        .route(
+            "/authorize/tenant",
+            get(journey::tenant_page).post(journey::choose_tenant),
+        )
+        .route(
+            "/authorize/consent",
+            get(journey::consent_page).post(journey::consent),
+        )
+        .route("/sign-out", post(journey::sign_out))
+}
+
+/// The MCP server of an issuer slug.
+async fn server_by_slug(state: &AppState, slug: &str) -> Result<McpServer, OAuthError> {
+    state.store.mcp_server_by_slug(slug).await?.ok_or_else(|| {
+        OAuthError::invalid_request(format!("there is no MCP server {slug:?} on this hub"))
+    })
+}

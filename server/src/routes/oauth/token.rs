@@ -1,0 +1,73 @@
+//! `POST {issuer}/token` (RFC 6749 §3.2).
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Form;
+use mandate_core::ids::AgentId;
+use mandate_core::model::Agent;
+use mandate_core::oauth::client_auth::{authenticate, PresentedClient};
+use mandate_core::oauth::grants::{exchange, TokenContext};
+use mandate_core::oauth::params::{Params, TokenRequest};
+use mandate_core::oauth::OAuthError;
+
+use super::server_by_slug;
+use crate::error::{no_store, JsonError};
+use crate::request_context::Caller;
+use crate::state::AppState;
+
+pub async fn token(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, JsonError> {
+    let server = server_by_slug(&state, &slug).await?;
+    let params = Params::from_pairs(pairs)?;
+    let client = authenticated_client(&state, &headers, &params).await?;
+    if client.is_expired_registration(server.dcr_unused_expiry_secs, state.now()) {
+        return Err(
+            OAuthError::invalid_client("this registration has expired; register again").into(),
+        );
+    }
+    let request = TokenRequest::from_params(&params)?;
+    let issuer = server.issuer(&state.config.public_url);
+    let keys = state.keys.current();
+    let ctx = TokenContext {
+        store: &state.store,
+        keys: &keys,
+        audit: &state.audit,
+        issuer: &issuer,
+        server: &server,
+        now: state.now(),
+        request: &caller.context,
+    };
+    let response = exchange(&ctx, &client, request).await?;
+    Ok(no_store(StatusCode::OK, &response))
+}
+
+/// Authenticates the client of a token, revocation or introspection request.
+pub async fn authenticated_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Agent, OAuthError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let presented = PresentedClient::from_request(
+        authorization,
+        params.get("client_id"),
+        params.get("client_secret"),
+    )?;
+    let id = AgentId::from_string(presented.client_id());
+    let agent = state
+        .store
+        .agent(&id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+    let secrets = state.store.agent_secrets(&id).await?;
+    authenticate(&presented, &agent, secrets.client_secret.as_ref())?;
+    Ok(agent)
+}
