@@ -271,6 +271,9 @@ impl AuditLog {
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<(AuditEvent, UnixMillis, Ack)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The chain head, kept here so a batch is only INSERTs; re-read after any failure (another
+    // instance may have appended).
+    let mut head: Option<(i64, String)> = None;
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -282,10 +285,26 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(AuditEvent, UnixMillis, Ac
         let mut result = Err(String::new());
         // A conflict on `seq` means another instance appended at the same moment: re-read the
         // head and try again.
-        for _ in 0..5 {
-            result = write_batch(&store, &batch).await.map_err(|e| e.to_string());
-            if result.is_ok() {
-                break;
+        for attempt in 0..5u64 {
+            if head.is_none() {
+                head = read_head(&store).await.ok();
+            }
+            let Some(current) = head.clone() else {
+                result = Err("cannot read the audit chain head".into());
+                tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+                continue;
+            };
+            match write_batch(&store, &batch, current).await {
+                Ok(new_head) => {
+                    head = Some(new_head);
+                    result = Ok(());
+                    break;
+                }
+                Err(e) => {
+                    head = None;
+                    result = Err(e.to_string());
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+                }
             }
         }
         if let Err(e) = &result {
@@ -297,13 +316,23 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(AuditEvent, UnixMillis, Ac
     }
 }
 
-async fn write_batch(store: &Store, batch: &[(AuditEvent, UnixMillis, Ack)]) -> CoreResult<()> {
-    let mut tx = store.pool().begin().await?;
+/// The last event's sequence number and hash (or the genesis values).
+async fn read_head(store: &Store) -> CoreResult<(i64, String)> {
     let head: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
+            .fetch_optional(store.pool())
             .await?;
-    let (mut seq, mut prev) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
+    Ok(head.unwrap_or((0, GENESIS_HASH.to_owned())))
+}
+
+/// Appends `batch` after `head` in one transaction; returns the new head.
+async fn write_batch(
+    store: &Store,
+    batch: &[(AuditEvent, UnixMillis, Ack)],
+    head: (i64, String),
+) -> CoreResult<(i64, String)> {
+    let mut tx = store.begin_write().await?;
+    let (mut seq, mut prev) = head;
     for (event, at, _) in batch {
         seq += 1;
         let hash = chain_hash(&prev, seq, *at, event);
@@ -338,7 +367,7 @@ async fn write_batch(store: &Store, batch: &[(AuditEvent, UnixMillis, Ack)]) -> 
         prev = hash;
     }
     tx.commit().await?;
-    Ok(())
+    Ok((seq, prev))
 }
 
 #[cfg(test)]
@@ -360,6 +389,40 @@ mod tests {
             "content matters"
         );
         assert_eq!(h1, chain_hash(GENESIS_HASH, 1, 10, &e), "deterministic");
+    }
+
+    #[tokio::test]
+    async fn concurrent_records_form_one_unbroken_chain() {
+        for db in crate::testing::each_backend().await {
+            let store = db.store().await;
+            store.migrate().await.expect("migrate");
+            let log = AuditLog::spawn(store.clone(), Arc::new(crate::clock::SystemClock));
+            let mut tasks = Vec::new();
+            for i in 0..50 {
+                let log = log.clone();
+                tasks.push(tokio::spawn(async move {
+                    let e =
+                        AuditEvent::new(EventType::TokenIssued, Outcome::Success, ActorKind::Agent)
+                            .agent(format!("agent-{i}"));
+                    log.record(e).await
+                }));
+            }
+            for t in tasks {
+                t.await.expect("task").expect("recorded before returning");
+            }
+            let rows: Vec<(i64, String, String)> =
+                sqlx::query_as("SELECT seq, prev_hash, hash FROM audit_events ORDER BY seq")
+                    .fetch_all(store.pool())
+                    .await
+                    .expect("rows");
+            assert_eq!(rows.len(), 50);
+            let mut prev = GENESIS_HASH.to_owned();
+            for (i, (seq, prev_hash, hash)) in rows.iter().enumerate() {
+                assert_eq!(*seq, i as i64 + 1, "contiguous sequence");
+                assert_eq!(prev_hash, &prev, "linked to the previous event");
+                prev = hash.clone();
+            }
+        }
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl Store {
 
     /// Deletes an agent and, by cascade, its allowances, grants and token families.
     pub async fn delete_agent(&self, id: &AgentId) -> CoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM access_tokens WHERE agent_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)

@@ -82,7 +82,7 @@ impl Store {
     /// Inserts an MCP server with its scopes in one transaction.
     /// `AlreadyExists` if the slug or the resource URL is taken.
     pub async fn insert_mcp_server(&self, server: &McpServer, scopes: &[Scope]) -> CoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO mcp_servers (id, slug, name, description, resource_url, access_token_ttl_secs,
                                       step_up_window_secs, dcr_enabled, cimd_enabled,

@@ -122,6 +122,16 @@ impl Store {
         &self.pool
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so concurrent writers wait for each other (busy_timeout) instead of
+    /// failing with SQLITE_BUSY when a read inside the transaction would need upgrading.
+    pub async fn begin_write(&self) -> CoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Closes every connection; pending queries finish first.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -41,7 +41,7 @@ impl Store {
 
     /// Makes `key` the active key; the previously active ones become retired.
     pub async fn rotate_signing_key(&self, key: &NewSigningKey, now: UnixMillis) -> CoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE signing_keys SET status = 'retired', retired_at = $1 WHERE status = 'active'",
         )

@@ -150,7 +150,7 @@ impl Store {
         code_hash: &SecretHash,
         code: &CodeRecord,
     ) -> CoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_family(&mut tx, family).await?;
         sqlx::query(&format!(
             "INSERT INTO authorization_codes (code_hash, {CODE_COLUMNS})
@@ -227,7 +227,7 @@ impl Store {
 
     /// Starts a family without a code (client_credentials never needs one; tests use it).
     pub async fn insert_family(&self, family: &TokenFamily) -> CoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_family(&mut tx, family).await?;
         tx.commit().await?;
         Ok(())
@@ -236,7 +236,7 @@ impl Store {
     /// Revokes a family: its refresh tokens stop working and its access tokens read as revoked.
     /// Returns whether this call revoked it (false if it already was).
     pub async fn revoke_family(&self, id: &str, reason: &str, now: UnixMillis) -> CoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE token_families SET revoked_at = $2, revoked_reason = $3
              WHERE id = $1 AND revoked_at IS NULL",
@@ -264,7 +264,7 @@ impl Store {
         refresh: Option<&IssuedRefreshToken<'_>>,
         now: UnixMillis,
     ) -> CoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at)
              VALUES ($1, $2, $3, $4, $5)",
