@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Clock, UnixMillis};
 use crate::error::{CoreError, CoreResult};
+use crate::store::tokens::{write_issuance, Issuance};
 use crate::store::Store;
 
 /// The closed list of things that happen.
@@ -224,10 +225,18 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
+/// One queued event, with the token records that must commit together with it.
+struct Pending {
+    event: AuditEvent,
+    at: UnixMillis,
+    issuance: Option<Issuance>,
+    ack: Ack,
+}
+
 /// Records events through the single batching writer.
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<(AuditEvent, UnixMillis, Ack)>,
+    tx: mpsc::Sender<Pending>,
     clock: Arc<dyn Clock>,
 }
 
@@ -250,10 +259,25 @@ impl AuditLog {
 
     /// Appends `event`; returns once it is committed.
     pub async fn record(&self, event: AuditEvent) -> CoreResult<()> {
+        self.submit(event, None).await
+    }
+
+    /// Appends `event` and writes the tokens of `issuance` in the same transaction: the single
+    /// writer batches the issuances of concurrent requests into one commit (group commit).
+    pub async fn record_issuance(&self, event: AuditEvent, issuance: Issuance) -> CoreResult<()> {
+        self.submit(event, Some(issuance)).await
+    }
+
+    async fn submit(&self, event: AuditEvent, issuance: Option<Issuance>) -> CoreResult<()> {
         let (ack, done) = oneshot::channel();
-        let now = self.clock.now_ms();
+        let at = self.clock.now_ms();
         self.tx
-            .send((event, now, ack))
+            .send(Pending {
+                event,
+                at,
+                issuance,
+                ack,
+            })
             .await
             .map_err(|_| CoreError::Invalid("the audit writer has stopped".into()))?;
         match done.await {
@@ -269,7 +293,7 @@ impl AuditLog {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<(AuditEvent, UnixMillis, Ack)>) {
+async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The chain head, kept here so a batch is only INSERTs; re-read after any failure (another
     // instance may have appended).
@@ -310,8 +334,8 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(AuditEvent, UnixMillis, Ac
         if let Err(e) = &result {
             tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
         }
-        for (_, _, ack) in batch.drain(..) {
-            let _ = ack.send(result.clone());
+        for pending in batch.drain(..) {
+            let _ = pending.ack.send(result.clone());
         }
     }
 }
@@ -328,12 +352,21 @@ async fn read_head(store: &Store) -> CoreResult<(i64, String)> {
 /// Appends `batch` after `head` in one transaction; returns the new head.
 async fn write_batch(
     store: &Store,
-    batch: &[(AuditEvent, UnixMillis, Ack)],
+    batch: &[Pending],
     head: (i64, String),
 ) -> CoreResult<(i64, String)> {
     let mut tx = store.begin_write().await?;
     let (mut seq, mut prev) = head;
-    for (event, at, _) in batch {
+    for Pending {
+        event,
+        at,
+        issuance,
+        ..
+    } in batch
+    {
+        if let Some(issuance) = issuance {
+            write_issuance(&mut tx, issuance).await?;
+        }
         seq += 1;
         let hash = chain_hash(&prev, seq, *at, event);
         sqlx::query(

@@ -10,6 +10,8 @@ pub mod identity;
 pub mod ids;
 pub mod model;
 pub mod oauth;
+/// The journey state machine of an authorization (the end-user steps); see `oauth::flow`.
+pub use oauth::flow as journey;
 pub mod secret;
 pub mod seed;
 pub mod store;

@@ -4,9 +4,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::pkcs8::EncodePrivateKey;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -112,9 +114,15 @@ pub struct StoredSigningKey {
     pub created_at: UnixMillis,
 }
 
+/// The active key, parsed once: signing is the token endpoint's hot path, and re-parsing the
+/// PKCS#8 key per token (deriving its public point each time) would cost a second scalar
+/// multiplication per signature.
 struct Signer {
     kid: String,
-    key: EncodingKey,
+    key: EcdsaKeyPair,
+    rng: SystemRandom,
+    /// The base64url JOSE header, the same for every token this key signs.
+    header_b64: String,
 }
 
 /// The keys of this deployment: the newest active one signs; all published ones verify.
@@ -156,9 +164,23 @@ impl KeySet {
                 what: "an active signing key",
             })?;
         let der = master.open(&newest_active.private_sealed, newest_active.kid.as_bytes())?;
+        let secret = p256::SecretKey::from_pkcs8_der(&der)
+            .map_err(|_| CoreError::Crypto("stored private key is not a P-256 PKCS#8 key"))?;
+        let public = secret.public_key().to_encoded_point(false);
+        let rng = SystemRandom::new();
+        let key = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &secret.to_bytes(),
+            public.as_bytes(),
+            &rng,
+        )
+        .map_err(|_| CoreError::Crypto("the signing key was refused"))?;
+        let header = serde_json::json!({ "typ": ACCESS_TOKEN_TYP, "alg": "ES256", "kid": newest_active.kid });
         let signer = Signer {
             kid: newest_active.kid.clone(),
-            key: EncodingKey::from_ec_der(&der),
+            key,
+            rng,
+            header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
         };
         let mut verifiers = HashMap::new();
         for k in keys {
@@ -185,13 +207,21 @@ impl KeySet {
         &self.jwks
     }
 
-    /// Signs access token claims with the active key.
+    /// Signs access token claims with the active key: a JWS compact serialization
+    /// (RFC 7515 §7.1) with ES256 (RFC 7518 §3.4: ECDSA P-256 over SHA-256, the signature as
+    /// the 64-byte R || S).
     pub fn sign(&self, claims: &AccessTokenClaims) -> CoreResult<String> {
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some(ACCESS_TOKEN_TYP.into());
-        header.kid = Some(self.signer.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.signer.key)
-            .map_err(|_| CoreError::Crypto("signing failed"))
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
+        let signing_input = format!("{}.{payload}", self.signer.header_b64);
+        let signature = self
+            .signer
+            .key
+            .sign(&self.signer.rng, signing_input.as_bytes())
+            .map_err(|_| CoreError::Crypto("signing failed"))?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.as_ref())
+        ))
     }
 
     /// Verifies a token of ours: ES256 by a published key, `typ` at+jwt, issuer, lifetime.

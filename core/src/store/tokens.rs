@@ -120,23 +120,59 @@ impl TryFrom<FamilyRow> for TokenFamily {
     }
 }
 
-/// An access token to record at issuance.
-#[derive(Debug, Clone)]
-pub struct IssuedAccessToken<'a> {
-    pub jti: &'a str,
-    pub family_id: Option<&'a str>,
-    pub agent_id: &'a str,
-    pub mcp_server_id: &'a str,
+/// What one token response issued, written in the same transaction as its audit event (the
+/// audit writer's group commit), so a token never exists without its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuance {
+    pub jti: String,
+    /// `None` for client_credentials.
+    pub family_id: Option<String>,
+    pub agent_id: String,
+    pub mcp_server_id: String,
+    pub access_expires_at: UnixMillis,
+    pub refresh: Option<IssuedRefreshToken>,
+    pub issued_at: UnixMillis,
+}
+
+/// A refresh token to record at issuance (its hash only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRefreshToken {
+    pub hash: SecretHash,
+    pub family_id: String,
+    pub scopes: String,
     pub expires_at: UnixMillis,
 }
 
-/// A refresh token to record at issuance.
-#[derive(Debug, Clone)]
-pub struct IssuedRefreshToken<'a> {
-    pub hash: &'a SecretHash,
-    pub family_id: &'a str,
-    pub scopes: &'a str,
-    pub expires_at: UnixMillis,
+/// Writes an issuance inside the caller's transaction.
+pub(crate) async fn write_issuance(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    issuance: &Issuance,
+) -> CoreResult<()> {
+    sqlx::query(
+        "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&issuance.jti)
+    .bind(issuance.family_id.as_deref())
+    .bind(&issuance.agent_id)
+    .bind(&issuance.mcp_server_id)
+    .bind(issuance.access_expires_at)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(r) = &issuance.refresh {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(r.hash.as_str())
+        .bind(&r.family_id)
+        .bind(&r.scopes)
+        .bind(issuance.issued_at)
+        .bind(r.expires_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 const CODE_COLUMNS: &str = "family_id, agent_id, user_id, tenant_id, mcp_server_id, redirect_uri,
@@ -255,42 +291,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Records the tokens of one issuance in one transaction.
-    pub async fn record_issuance(
-        &self,
-        access: &IssuedAccessToken<'_>,
-        refresh: Option<&IssuedRefreshToken<'_>>,
-        now: UnixMillis,
-    ) -> CoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(access.jti)
-        .bind(access.family_id)
-        .bind(access.agent_id)
-        .bind(access.mcp_server_id)
-        .bind(access.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(r) = refresh {
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(r.hash.as_str())
-            .bind(r.family_id)
-            .bind(r.scopes)
-            .bind(now)
-            .bind(r.expires_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Rotates a refresh token: exactly one concurrent caller gets `Fresh`.

@@ -59,12 +59,14 @@ pub(super) async fn exchange(
     }
     pkce::verify(code_verifier, &record.code_challenge)?;
     check_resource(resource, ctx.server)?;
+    // The code was consumed by this call, so this redemption wins. A concurrent replay may
+    // revoke the family at any moment; tokens of a revoked family are born revoked
+    // (introspection and refresh check the family), so no check here can race with it.
     let family = ctx
         .store
         .family(&record.family_id)
         .await?
-        .filter(|f| f.revoked_at.is_none())
-        .ok_or_else(|| OAuthError::invalid_grant("the authorization has been revoked"))?;
+        .ok_or_else(|| OAuthError::invalid_grant("the authorization no longer exists"))?;
     let scopes = ScopeSet::parse(&record.scopes)?;
     let with_refresh = client.grant_types.iter().any(|g| g == "refresh_token");
     issue(

@@ -17,7 +17,7 @@ use crate::clock::UnixMillis;
 use crate::model::{Agent, McpServer};
 use crate::oauth::resource;
 use crate::secret::{Secret, SecretKind};
-use crate::store::tokens::{IssuedAccessToken, IssuedRefreshToken, TokenFamily};
+use crate::store::tokens::{Issuance, IssuedRefreshToken, TokenFamily};
 use crate::store::Store;
 
 /// Everything a grant needs besides the request.
@@ -175,30 +175,24 @@ async fn issue(ctx: &TokenContext<'_>, grant: Grant<'_>) -> Result<TokenResponse
         }
         _ => None,
     };
-    let refresh_hash = refresh.as_ref().map(|(t, _)| t.hash());
-    let family_id = grant.family.map(|f| f.id.as_str());
-    ctx.store
-        .record_issuance(
-            &IssuedAccessToken {
-                jti: &jti,
-                family_id,
-                agent_id: &client_id,
-                mcp_server_id: ctx.server.id.as_str(),
-                expires_at: (now_s + ttl) * 1000,
-            },
-            match (&refresh, &refresh_hash, family_id) {
-                (Some((_, expires_at)), Some(hash), Some(fid)) => Some(IssuedRefreshToken {
-                    hash,
-                    family_id: fid,
-                    scopes: &scope_string,
-                    expires_at: *expires_at,
-                }),
-                _ => None,
-            }
-            .as_ref(),
-            ctx.now,
-        )
-        .await?;
+    let family_id = grant.family.map(|f| f.id.clone());
+    let issuance = Issuance {
+        jti: jti.clone(),
+        family_id: family_id.clone(),
+        agent_id: client_id.clone(),
+        mcp_server_id: ctx.server.id.to_string(),
+        access_expires_at: (now_s + ttl) * 1000,
+        refresh: match (&refresh, &family_id) {
+            (Some((token, expires_at)), Some(fid)) => Some(IssuedRefreshToken {
+                hash: token.hash(),
+                family_id: fid.clone(),
+                scopes: scope_string.clone(),
+                expires_at: *expires_at,
+            }),
+            _ => None,
+        },
+        issued_at: ctx.now,
+    };
     let event = AuditEvent::new(grant.event, Outcome::Success, ActorKind::Agent)
         .agent(client_id.as_str())
         .user(grant.family.and_then(|f| f.user_id.clone()))
@@ -206,11 +200,20 @@ async fn issue(ctx: &TokenContext<'_>, grant: Grant<'_>) -> Result<TokenResponse
         .server(ctx.server.id.as_str())
         .scopes(None, Some(scope_string.clone()))
         .with("jti", &jti)
-        .with("family", family_id)
+        .with("family", &family_id)
         .with("refresh_token_issued", refresh.is_some())
         .context(ctx.request);
-    ctx.audit.record(event).await?;
-    ctx.store.touch_agent(&grant.client.id, ctx.now).await?;
+    // The tokens and their audit event commit together, before the response is sent.
+    ctx.audit.record_issuance(event, issuance).await?;
+    // `last_used_at` feeds DCR expiry and the console; minute precision is plenty, and skipping
+    // the write keeps the token endpoint's hot path to one insert.
+    if grant
+        .client
+        .last_used_at
+        .is_none_or(|at| ctx.now - at > 60_000)
+    {
+        ctx.store.touch_agent(&grant.client.id, ctx.now).await?;
+    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
