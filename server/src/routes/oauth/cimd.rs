@@ -52,32 +52,22 @@ pub async fn resolve(
             return Ok(agent.clone());
         }
     }
-    let fetched = state
-        .outbound
-        .fetch_json(&url, MAX_DOCUMENT_BYTES)
-        .await
-        .map_err(|e| {
-            invalid_client(format!(
-                "the client metadata document could not be used: {e}"
-            ))
-        });
-    let fetched = match fetched {
-        Ok(f) => f,
-        Err(e) => {
-            record(
-                state,
-                server,
-                client_id,
-                request,
-                Outcome::Failure,
-                Some(&e.description),
-            )
-            .await?;
-            return Err(e);
-        }
-    };
-    let meta = match cimd::validate_document(client_id, &fetched.body, &[]) {
-        Ok(m) => m,
+    let checked = async {
+        let fetched = state
+            .outbound
+            .fetch_json(&url, MAX_DOCUMENT_BYTES)
+            .await
+            .map_err(|e| {
+                invalid_client(format!(
+                    "the client metadata document could not be used: {e}"
+                ))
+            })?;
+        let meta = cimd::validate_document(client_id, &fetched.body, &[])?;
+        Ok::<_, OAuthError>((fetched, meta))
+    }
+    .await;
+    let (fetched, meta) = match checked {
+        Ok(v) => v,
         Err(e) => {
             record(
                 state,

@@ -9,13 +9,12 @@ use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::ids::UserId;
 use mandate_core::model::ClientType;
 use mandate_core::oauth::introspection::introspect as introspect_token;
-use mandate_core::oauth::params::Params;
 use mandate_core::oauth::revocation::{revoke as revoke_token, Revoked};
 use mandate_core::oauth::{ErrorCode, OAuthError};
 use serde_json::json;
 
 use super::server_by_slug;
-use super::token::authenticated_client;
+use super::token::client_request;
 use crate::error::{no_store, JsonError};
 use crate::request_context::Caller;
 use crate::state::AppState;
@@ -27,9 +26,7 @@ pub async fn revoke(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, JsonError> {
-    let server = server_by_slug(&state, &slug).await?;
-    let params = Params::from_pairs(pairs)?;
-    let client = authenticated_client(&state, &headers, &params).await?;
+    let (server, params, client) = client_request(&state, &slug, &headers, pairs).await?;
     let token = params.require("token")?;
     let issuer = server.issuer(&state.config.public_url);
     let outcome = revoke_token(
@@ -64,9 +61,7 @@ pub async fn introspect(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, JsonError> {
-    let server = server_by_slug(&state, &slug).await?;
-    let params = Params::from_pairs(pairs)?;
-    let client = authenticated_client(&state, &headers, &params).await?;
+    let (server, params, client) = client_request(&state, &slug, &headers, pairs).await?;
     // RFC 7662 §2.1: the caller must be authorized to introspect; here, any confidential client.
     if client.client_type != ClientType::Confidential {
         return Err(OAuthError::invalid_client("introspection needs a confidential client").into());

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use mandate_core::ids::AgentId;
-use mandate_core::model::Agent;
+use mandate_core::model::{Agent, McpServer};
 use mandate_core::oauth::client_auth::{authenticate, PresentedClient};
 use mandate_core::oauth::grants::{exchange, TokenContext};
 use mandate_core::oauth::params::{Params, TokenRequest};
@@ -23,9 +23,7 @@ pub async fn token(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, JsonError> {
-    let server = server_by_slug(&state, &slug).await?;
-    let params = Params::from_pairs(pairs)?;
-    let client = authenticated_client(&state, &headers, &params).await?;
+    let (server, params, client) = client_request(&state, &slug, &headers, pairs).await?;
     if client.is_expired_registration(server.dcr_unused_expiry_secs, state.now()) {
         return Err(
             OAuthError::invalid_client("this registration has expired; register again").into(),
@@ -45,6 +43,20 @@ pub async fn token(
     };
     let response = exchange(&ctx, &client, request).await?;
     Ok(no_store(StatusCode::OK, &response))
+}
+
+/// The issuer's MCP server, the form parameters and the authenticated client of a POST to the
+/// token, revocation or introspection endpoint.
+pub async fn client_request(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+) -> Result<(McpServer, Params, Agent), OAuthError> {
+    let server = server_by_slug(state, slug).await?;
+    let params = Params::from_pairs(pairs)?;
+    let client = authenticated_client(state, headers, &params).await?;
+    Ok((server, params, client))
 }
 
 /// Authenticates the client of a token, revocation or introspection request.
