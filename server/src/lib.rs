@@ -1,6 +1,7 @@
 //! The `mandate` server: configuration, start-up, HTTP endpoints and the Leptos pages.
 //! [`router`] builds the whole application so tests can drive it on any listener.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -147,6 +147,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
         clock,
         limits: RateLimits::default(),
         outbound,
+        caches: Default::default(),
     };
     Ok(Prepared {
         state,

@@ -10,9 +10,12 @@ use mandate_core::store::Store;
 use mandate_core::Clock;
 use std::sync::{Arc, RwLock};
 
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::middleware::rate_limit::RateLimits;
 use crate::outbound::OutboundClient;
+use mandate_core::model::{Agent, McpServer, Scope};
+use mandate_core::store::agents::AgentSecrets;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,6 +29,35 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub limits: RateLimits,
     pub outbound: OutboundClient,
+    pub caches: Caches,
+}
+
+/// Read-mostly rows cached on the hot paths (see `cache`).
+#[derive(Clone, Default)]
+pub struct Caches {
+    /// By issuer slug: the MCP server and its scopes.
+    pub servers: TtlCache<String, Arc<ServerEntry>>,
+    /// By client_id: the agent and its secret hashes.
+    pub clients: TtlCache<String, Arc<(Agent, AgentSecrets)>>,
+    /// By (client_id, server id): the agent's scope allowance there (`None`: every scope).
+    pub allowances: TtlCache<(String, String), Arc<Option<Vec<String>>>>,
+}
+
+impl Caches {
+    /// Drops what is cached about a client after a change made through this process.
+    pub fn forget_client(&self, client_id: &str) {
+        self.clients.remove(&client_id.to_owned());
+    }
+}
+
+/// An MCP server with its scopes.
+#[derive(Debug, Clone)]
+pub struct ServerEntry {
+    pub server: McpServer,
+    pub scopes: Vec<Scope>,
+    /// Its RFC 8414 metadata and RFC 9728 document, serialized once per cache entry.
+    pub metadata_json: String,
+    pub protected_resource_json: String,
 }
 
 impl AppState {

@@ -131,6 +131,7 @@ pub struct KeySet {
     signer: Arc<Signer>,
     verifiers: Arc<HashMap<String, DecodingKey>>,
     jwks: Arc<serde_json::Value>,
+    jwks_body: Arc<str>,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -193,6 +194,7 @@ impl KeySet {
         Ok(Self {
             signer: Arc::new(signer),
             verifiers: Arc::new(verifiers),
+            jwks_body: jwks.to_string().into(),
             jwks: Arc::new(jwks),
         })
     }
@@ -205,6 +207,11 @@ impl KeySet {
     /// The JWKS document (RFC 7517 §5): active and retired public keys.
     pub fn jwks(&self) -> &serde_json::Value {
         &self.jwks
+    }
+
+    /// The JWKS document, serialized once.
+    pub fn jwks_body(&self) -> Arc<str> {
+        self.jwks_body.clone()
     }
 
     /// Signs access token claims with the active key: a JWS compact serialization

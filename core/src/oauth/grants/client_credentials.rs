@@ -21,14 +21,9 @@ pub(super) async fn exchange(
         ));
     }
     check_resource(resource, ctx.server)?;
-    let server_scopes = ctx.store.scopes_of(&ctx.server.id).await?;
-    let known = ScopeSet::from_tokens(server_scopes.iter().map(|s| s.name.clone()));
-    let allowed = match ctx
-        .store
-        .agent_allowance(&client.id, &ctx.server.id)
-        .await?
-    {
-        Some(list) => ScopeSet::from_tokens(list).intersect(&known),
+    let known = ScopeSet::from_tokens(ctx.server_scopes.iter().map(|s| s.name.clone()));
+    let allowed = match ctx.client_allowance {
+        Some(list) => ScopeSet::from_tokens(list.iter().cloned()).intersect(&known),
         None => known,
     };
     let requested = ScopeSet::parse(scope.unwrap_or_default())?;

@@ -14,7 +14,7 @@ use super::scope::ScopeSet;
 use super::tokens::{AccessTokenClaims, Actor, KeySet};
 use crate::audit::{ActorKind, AuditEvent, AuditLog, EventType, Outcome, RequestContext};
 use crate::clock::UnixMillis;
-use crate::model::{Agent, McpServer};
+use crate::model::{Agent, McpServer, Scope};
 use crate::oauth::resource;
 use crate::secret::{Secret, SecretKind};
 use crate::store::tokens::{Issuance, IssuedRefreshToken, TokenFamily};
@@ -27,8 +27,11 @@ pub struct TokenContext<'a> {
     pub audit: &'a AuditLog,
     /// The issuer the request came to.
     pub issuer: &'a str,
-    /// The MCP server of that issuer.
+    /// The MCP server of that issuer, and its scopes.
     pub server: &'a McpServer,
+    pub server_scopes: &'a [Scope],
+    /// The client's allowance on this server (`None`: every scope).
+    pub client_allowance: Option<&'a [String]>,
     pub now: UnixMillis,
     pub request: &'a RequestContext,
 }

@@ -21,6 +21,7 @@ const REDIRECT: &str = "http://127.0.0.1/cb";
 
 struct Fixture {
     store: Store,
+    scopes: Vec<Scope>,
     keys: KeySet,
     audit: AuditLog,
     server: McpServer,
@@ -83,15 +84,13 @@ async fn fixture(db: TestDatabase) -> Fixture {
         mandatory: false,
         default_on: true,
     };
+    let scopes = vec![
+        scope("notes.read"),
+        scope("notes.write"),
+        scope("notes.share"),
+    ];
     store
-        .insert_mcp_server(
-            &server,
-            &[
-                scope("notes.read"),
-                scope("notes.write"),
-                scope("notes.share"),
-            ],
-        )
+        .insert_mcp_server(&server, &scopes)
         .await
         .expect("server");
     let public = agent(
@@ -128,6 +127,7 @@ async fn fixture(db: TestDatabase) -> Fixture {
     let audit = AuditLog::spawn(store.clone(), Arc::new(SystemClock));
     Fixture {
         store,
+        scopes,
         keys,
         audit,
         server,
@@ -148,6 +148,8 @@ impl Fixture {
             audit: &self.audit,
             issuer: "http://as.example/s/notes",
             server: &self.server,
+            server_scopes: &self.scopes,
+            client_allowance: None,
             now,
             request: &self.request,
         }
@@ -553,15 +555,14 @@ async fn client_credentials_is_for_confidential_clients_within_their_allowance()
         assert_eq!(c.act, None);
         assert!(t.refresh_token.is_none());
 
-        f.store
-            .set_agent_allowance(&f.confidential.id, &f.server.id, &["notes.read".into()])
-            .await
-            .expect("narrow");
-        let err = exchange(&f.ctx(NOW), &f.confidential, cc(Some("notes.write")))
+        let allowance = vec!["notes.read".to_owned()];
+        let mut narrowed = f.ctx(NOW);
+        narrowed.client_allowance = Some(&allowance);
+        let err = exchange(&narrowed, &f.confidential, cc(Some("notes.write")))
             .await
             .expect_err("beyond");
         assert_eq!(err.code, ErrorCode::InvalidScope);
-        let all = exchange(&f.ctx(NOW), &f.confidential, cc(None))
+        let all = exchange(&narrowed, &f.confidential, cc(None))
             .await
             .expect("default");
         assert_eq!(all.scope, "notes.read");

@@ -110,6 +110,7 @@ pub async fn resolve(
             .store
             .update_agent_registration(&agent, &document, now)
             .await?;
+        state.caches.forget_client(agent.id.as_str());
     } else {
         match state
             .store

@@ -12,12 +12,13 @@ mod token;
 use axum::http::{header, Method};
 use axum::routing::{get, post};
 use axum::Router;
-use mandate_core::model::McpServer;
+use mandate_core::oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use mandate_core::oauth::OAuthError;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::state::AppState;
+use crate::state::{AppState, ServerEntry};
 
 pub use journey::SIGN_IN_PATH;
 
@@ -95,9 +96,30 @@ pub fn page_router() -> Router<AppState> {
         .route("/sign-out", post(journey::sign_out))
 }
 
-/// The MCP server of an issuer slug.
-async fn server_by_slug(state: &AppState, slug: &str) -> Result<McpServer, OAuthError> {
-    state.store.mcp_server_by_slug(slug).await?.ok_or_else(|| {
+/// The MCP server of an issuer slug, with its scopes (cached briefly).
+async fn server_by_slug(state: &AppState, slug: &str) -> Result<Arc<ServerEntry>, OAuthError> {
+    let store = &state.store;
+    let entry = state
+        .caches
+        .servers
+        .get_or_load(&slug.to_owned(), || async {
+            let Some(server) = store.mcp_server_by_slug(slug).await? else {
+                return Ok::<_, mandate_core::CoreError>(None);
+            };
+            let scopes = store.scopes_of(&server.id).await?;
+            let names: Vec<String> = scopes.iter().map(|s| s.name.clone()).collect();
+            let base = &state.config.public_url;
+            let metadata = AuthorizationServerMetadata::for_server(base, &server, names.clone());
+            let resource = ProtectedResourceMetadata::for_server(base, &server, names);
+            Ok(Some(Arc::new(ServerEntry {
+                metadata_json: serde_json::to_string(&metadata)?,
+                protected_resource_json: serde_json::to_string(&resource)?,
+                server,
+                scopes,
+            })))
+        })
+        .await?;
+    entry.ok_or_else(|| {
         OAuthError::invalid_request(format!("there is no MCP server {slug:?} on this hub"))
     })
 }

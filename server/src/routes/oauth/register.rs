@@ -116,7 +116,7 @@ pub async fn register(
         }
         return Ok(response);
     }
-    let server = server_by_slug(&state, &slug).await?;
+    let server = server_by_slug(&state, &slug).await?.server.clone();
     if !server.dcr_enabled {
         return Err(OAuthError::new(
             ErrorCode::AccessDenied,
@@ -183,7 +183,7 @@ async fn managed_agent(
     client_id: &str,
     headers: &HeaderMap,
 ) -> Result<(McpServer, Agent), OAuthError> {
-    let server = server_by_slug(state, slug).await?;
+    let server = server_by_slug(state, slug).await?.server.clone();
     let unauthorized = || {
         OAuthError::new(
             ErrorCode::InvalidToken,
@@ -253,6 +253,7 @@ pub async fn update(
         .store
         .update_agent_registration(&agent, &meta.document.to_string(), state.now())
         .await?;
+    state.caches.forget_client(agent.id.as_str());
     let event = AuditEvent::new(EventType::AgentUpdated, Outcome::Success, ActorKind::Agent)
         .agent(agent.id.as_str())
         .server(server.id.as_str())
@@ -273,6 +274,7 @@ pub async fn delete(
 ) -> Result<Response, JsonError> {
     let (server, agent) = managed_agent(&state, &slug, &client_id, &headers).await?;
     state.store.delete_agent(&agent.id).await?;
+    state.caches.forget_client(agent.id.as_str());
     let event = AuditEvent::new(EventType::AgentDeleted, Outcome::Success, ActorKind::Agent)
         .agent(agent.id.as_str())
         .server(server.id.as_str())

@@ -26,7 +26,8 @@ pub async fn revoke(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, JsonError> {
-    let (server, params, client) = client_request(&state, &slug, &headers, pairs).await?;
+    let (entry, params, client) = client_request(&state, &slug, &headers, pairs).await?;
+    let server = &entry.server;
     let token = params.require("token")?;
     let issuer = server.issuer(&state.config.public_url);
     let outcome = revoke_token(
@@ -61,7 +62,8 @@ pub async fn introspect(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, JsonError> {
-    let (server, params, client) = client_request(&state, &slug, &headers, pairs).await?;
+    let (entry, params, client) = client_request(&state, &slug, &headers, pairs).await?;
+    let server = &entry.server;
     // RFC 7662 §2.1: the caller must be authorized to introspect; here, any confidential client.
     if client.client_type != ClientType::Confidential {
         return Err(OAuthError::invalid_client("introspection needs a confidential client").into());
@@ -72,7 +74,7 @@ pub async fn introspect(
         &state.store,
         &state.keys.current(),
         &issuer,
-        &server,
+        server,
         &client,
         token,
         state.now(),
@@ -98,7 +100,8 @@ pub async fn userinfo(
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, JsonError> {
-    let server = server_by_slug(&state, &slug).await?;
+    let entry = server_by_slug(&state, &slug).await?;
+    let server = &entry.server;
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -14,7 +14,8 @@ use mandate_core::oauth::OAuthError;
 use super::server_by_slug;
 use crate::error::{no_store, JsonError};
 use crate::request_context::Caller;
-use crate::state::AppState;
+use crate::state::{AppState, ServerEntry};
+use std::sync::Arc;
 
 pub async fn token(
     State(state): State<AppState>,
@@ -23,7 +24,8 @@ pub async fn token(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, JsonError> {
-    let (server, params, client) = client_request(&state, &slug, &headers, pairs).await?;
+    let (entry, params, client) = client_request(&state, &slug, &headers, pairs).await?;
+    let server = &entry.server;
     if client.is_expired_registration(server.dcr_unused_expiry_secs, state.now()) {
         return Err(
             OAuthError::invalid_client("this registration has expired; register again").into(),
@@ -32,12 +34,15 @@ pub async fn token(
     let request = TokenRequest::from_params(&params)?;
     let issuer = server.issuer(&state.config.public_url);
     let keys = state.keys.current();
+    let allowance = client_allowance(&state, &client, server).await?;
     let ctx = TokenContext {
         store: &state.store,
         keys: &keys,
         audit: &state.audit,
         issuer: &issuer,
-        server: &server,
+        server,
+        server_scopes: &entry.scopes,
+        client_allowance: allowance.as_deref(),
         now: state.now(),
         request: &caller.context,
     };
@@ -45,14 +50,32 @@ pub async fn token(
     Ok(no_store(StatusCode::OK, &response))
 }
 
-/// The issuer's MCP server, the form parameters and the authenticated client of a POST to the
-/// token, revocation or introspection endpoint.
+/// The client's allowance on `server` (cached briefly); `None` inside: every scope.
+async fn client_allowance(
+    state: &AppState,
+    client: &Agent,
+    server: &McpServer,
+) -> Result<Arc<Option<Vec<String>>>, OAuthError> {
+    let key = (client.id.to_string(), server.id.to_string());
+    let loaded = state
+        .caches
+        .allowances
+        .get_or_load(&key, || async {
+            let list = state.store.agent_allowance(&client.id, &server.id).await?;
+            Ok::<_, mandate_core::CoreError>(Some(Arc::new(list)))
+        })
+        .await?;
+    Ok(loaded.unwrap_or_else(|| Arc::new(None)))
+}
+
+/// The issuer's MCP server (with its scopes), the form parameters and the authenticated client
+/// of a POST to the token, revocation or introspection endpoint.
 pub async fn client_request(
     state: &AppState,
     slug: &str,
     headers: &HeaderMap,
     pairs: Vec<(String, String)>,
-) -> Result<(McpServer, Params, Agent), OAuthError> {
+) -> Result<(Arc<ServerEntry>, Params, Agent), OAuthError> {
     let server = server_by_slug(state, slug).await?;
     let params = Params::from_pairs(pairs)?;
     let client = authenticated_client(state, headers, &params).await?;
@@ -74,12 +97,20 @@ pub async fn authenticated_client(
         params.get("client_secret"),
     )?;
     let id = AgentId::from_string(presented.client_id());
-    let agent = state
-        .store
-        .agent(&id)
+    let store = &state.store;
+    let cached = state
+        .caches
+        .clients
+        .get_or_load(&presented.client_id().to_owned(), || async {
+            let Some(agent) = store.agent(&id).await? else {
+                return Ok::<_, mandate_core::CoreError>(None);
+            };
+            let secrets = store.agent_secrets(&id).await?;
+            Ok(Some(Arc::new((agent, secrets))))
+        })
         .await?
         .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-    let secrets = state.store.agent_secrets(&id).await?;
-    authenticate(&presented, &agent, secrets.client_secret.as_ref())?;
-    Ok(agent)
+    let (agent, secrets) = cached.as_ref();
+    authenticate(&presented, agent, secrets.client_secret.as_ref())?;
+    Ok(agent.clone())
 }
