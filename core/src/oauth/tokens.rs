@@ -4,11 +4,13 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use ring::signature::{
+    EcdsaKeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -129,7 +131,8 @@ struct Signer {
 #[derive(Clone)]
 pub struct KeySet {
     signer: Arc<Signer>,
-    verifiers: Arc<HashMap<String, DecodingKey>>,
+    /// Uncompressed SEC1 public points by kid (verified with ring, like signing).
+    verifiers: Arc<HashMap<String, Vec<u8>>>,
     jwks: Arc<serde_json::Value>,
     jwks_body: Arc<str>,
 }
@@ -185,9 +188,18 @@ impl KeySet {
         };
         let mut verifiers = HashMap::new();
         for k in keys {
-            let key = DecodingKey::from_ec_components(&k.public_jwk.x, &k.public_jwk.y)
-                .map_err(|_| CoreError::Crypto("stored public key is not a P-256 point"))?;
-            verifiers.insert(k.kid.clone(), key);
+            let coordinate = |c: &str| {
+                URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .filter(|b| b.len() == 32)
+                    .ok_or(CoreError::Crypto("stored public key is not a P-256 point"))
+            };
+            let mut point = Vec::with_capacity(65);
+            point.push(4);
+            point.extend(coordinate(&k.public_jwk.x)?);
+            point.extend(coordinate(&k.public_jwk.y)?);
+            verifiers.insert(k.kid.clone(), point);
         }
         let jwks =
             serde_json::json!({ "keys": keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>() });
@@ -246,18 +258,24 @@ impl KeySet {
             return Err(TokenRejection::WrongType);
         }
         let kid = header.kid.ok_or(TokenRejection::UnknownKey)?;
-        let key = self.verifiers.get(&kid).ok_or(TokenRejection::UnknownKey)?;
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.validate_aud = false;
-        validation.validate_exp = false;
-        validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &validation).map_err(
-            |e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenRejection::BadSignature,
-                _ => TokenRejection::Malformed,
-            },
-        )?;
-        let claims = data.claims;
+        let point = self.verifiers.get(&kid).ok_or(TokenRejection::UnknownKey)?;
+        // RFC 7515 §5.2: the signature covers the first two segments as they were sent.
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(TokenRejection::Malformed)?;
+        let payload = signing_input
+            .split_once('.')
+            .map(|(_, p)| p)
+            .ok_or(TokenRejection::Malformed)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenRejection::Malformed)?;
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .verify(signing_input.as_bytes(), &signature)
+            .map_err(|_| TokenRejection::BadSignature)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenRejection::Malformed)?;
+        let claims: AccessTokenClaims =
+            serde_json::from_slice(&payload).map_err(|_| TokenRejection::Malformed)?;
         if claims.iss != issuer {
             return Err(TokenRejection::WrongIssuer);
         }
