@@ -63,3 +63,53 @@ async fn second_start_on_the_same_database_neither_migrates_nor_reseeds() {
         let _ = std::fs::remove_dir_all(data_dir);
     }
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    use std::time::Duration;
+    let db = mandate_core::testing::sqlite();
+    let server = TestServer::start(&db).await;
+    // A token request whose body arrives slowly: it is in flight when shutdown begins.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
+    let request = crate::support::client()
+        .post(server.url("/s/demo-notes/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send();
+    let in_flight = tokio::spawn(request);
+    tx.send(Ok(b"grant_type=client_".to_vec()))
+        .await
+        .expect("first half");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !stopping.is_finished(),
+        "shutdown waits for the request in flight"
+    );
+    tx.send(Ok(b"credentials&client_id=nobody".to_vec()))
+        .await
+        .expect("second half");
+    drop(tx);
+    let response = in_flight
+        .await
+        .expect("task")
+        .expect("the request completes");
+    assert_eq!(
+        response.status(),
+        400,
+        "answered: there is no MCP server yet"
+    );
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("the server stops once the request is done")
+        .expect("stop task");
+}
+
+/// A stream of the channel's items (tokio's receiver as a `futures` stream).
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
