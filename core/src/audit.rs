@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Clock, UnixMillis};
 use crate::error::{CoreError, CoreResult};
-use crate::store::tokens::{write_issuance, Issuance};
+use crate::store::tokens::{write_issuances, Issuance};
 use crate::store::Store;
 
 /// The closed list of things that happen.
@@ -349,6 +349,27 @@ async fn read_head(store: &Store) -> CoreResult<(i64, String)> {
     Ok(head.unwrap_or((0, GENESIS_HASH.to_owned())))
 }
 
+/// Audit rows per multi-row INSERT (20 parameters each).
+const EVENTS_PER_STATEMENT: usize = 64;
+
+fn outcome_str(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+    }
+}
+
+fn actor_str(actor: ActorKind) -> &'static str {
+    match actor {
+        ActorKind::User => "user",
+        ActorKind::Agent => "agent",
+        ActorKind::Admin => "admin",
+        ActorKind::ApiKey => "api_key",
+        ActorKind::System => "system",
+        ActorKind::Anonymous => "anonymous",
+    }
+}
+
 /// Appends `batch` after `head` in one transaction; returns the new head.
 async fn write_batch(
     store: &Store,
@@ -356,48 +377,53 @@ async fn write_batch(
     head: (i64, String),
 ) -> CoreResult<(i64, String)> {
     let mut tx = store.begin_write().await?;
+    let issuances: Vec<&Issuance> = batch.iter().filter_map(|p| p.issuance.as_ref()).collect();
+    write_issuances(&mut tx, &issuances).await?;
     let (mut seq, mut prev) = head;
-    for Pending {
-        event,
-        at,
-        issuance,
-        ..
-    } in batch
-    {
-        if let Some(issuance) = issuance {
-            write_issuance(&mut tx, issuance).await?;
-        }
+    let mut rows = Vec::with_capacity(batch.len());
+    for pending in batch {
         seq += 1;
-        let hash = chain_hash(&prev, seq, *at, event);
-        sqlx::query(
+        let hash = chain_hash(&prev, seq, pending.at, &pending.event);
+        rows.push((
+            seq,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+            pending,
+        ));
+    }
+    for chunk in rows.chunks(EVENTS_PER_STATEMENT) {
+        let sql = format!(
             "INSERT INTO audit_events (seq, id, occurred_at, event_type, outcome, actor_kind, actor_id,
                 agent_id, user_id, tenant_id, mcp_server_id, scopes_requested, scopes_granted, policies,
-                client_ip, user_agent, request_id, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        )
-        .bind(seq)
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(*at)
-        .bind(event.event_type.as_str())
-        .bind(serde_json::to_value(event.outcome)?.as_str().unwrap_or_default().to_owned())
-        .bind(serde_json::to_value(event.actor_kind)?.as_str().unwrap_or_default().to_owned())
-        .bind(event.actor_id.as_deref())
-        .bind(event.agent_id.as_deref())
-        .bind(event.user_id.as_deref())
-        .bind(event.tenant_id.as_deref())
-        .bind(event.mcp_server_id.as_deref())
-        .bind(event.scopes_requested.as_deref())
-        .bind(event.scopes_granted.as_deref())
-        .bind(event.policies.as_deref())
-        .bind(event.client_ip.as_deref())
-        .bind(event.user_agent.as_deref())
-        .bind(event.request_id.as_deref())
-        .bind(event.detail.to_string())
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-        prev = hash;
+                client_ip, user_agent, request_id, detail, prev_hash, hash) VALUES {}",
+            crate::store::values_placeholders(chunk.len(), 20)
+        );
+        let mut query = sqlx::query(&sql);
+        for (seq, prev_hash, hash, pending) in chunk {
+            let event = &pending.event;
+            query = query
+                .bind(*seq)
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(pending.at)
+                .bind(event.event_type.as_str())
+                .bind(outcome_str(event.outcome))
+                .bind(actor_str(event.actor_kind))
+                .bind(event.actor_id.as_deref())
+                .bind(event.agent_id.as_deref())
+                .bind(event.user_id.as_deref())
+                .bind(event.tenant_id.as_deref())
+                .bind(event.mcp_server_id.as_deref())
+                .bind(event.scopes_requested.as_deref())
+                .bind(event.scopes_granted.as_deref())
+                .bind(event.policies.as_deref())
+                .bind(event.client_ip.as_deref())
+                .bind(event.user_agent.as_deref())
+                .bind(event.request_id.as_deref())
+                .bind(event.detail.to_string())
+                .bind(prev_hash.as_str())
+                .bind(hash.as_str());
+        }
+        query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok((seq, prev))
@@ -455,6 +481,23 @@ mod tests {
                 assert_eq!(prev_hash, &prev, "linked to the previous event");
                 prev = hash.clone();
             }
+        }
+    }
+
+    #[test]
+    fn stored_names_match_the_serialized_ones() {
+        for o in [Outcome::Success, Outcome::Failure] {
+            assert_eq!(serde_json::to_value(o).expect("json"), outcome_str(o));
+        }
+        for a in [
+            ActorKind::User,
+            ActorKind::Agent,
+            ActorKind::Admin,
+            ActorKind::ApiKey,
+            ActorKind::System,
+            ActorKind::Anonymous,
+        ] {
+            assert_eq!(serde_json::to_value(a).expect("json"), actor_str(a));
         }
     }
 

@@ -183,6 +183,17 @@ impl<T> ResultExt<T> for Result<T, sqlx::Error> {
     }
 }
 
+/// `($1, $2, …), ($n+1, …)` for a multi-row INSERT of `rows` rows of `cols` columns.
+pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Booleans are stored as INTEGER 0/1 on both backends.
 pub(crate) fn flag(value: bool) -> i64 {
     i64::from(value)
@@ -191,6 +202,12 @@ pub(crate) fn flag(value: bool) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_row_placeholders_number_every_cell() {
+        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(1, 1), "($1)");
+    }
 
     #[test]
     fn backend_is_chosen_by_scheme() {

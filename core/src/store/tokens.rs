@@ -143,37 +143,52 @@ pub struct IssuedRefreshToken {
     pub expires_at: UnixMillis,
 }
 
-/// Writes an issuance inside the caller's transaction.
-pub(crate) async fn write_issuance(
+/// Writes issuances inside the caller's transaction, many rows per statement.
+pub(crate) async fn write_issuances(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    issuance: &Issuance,
+    issuances: &[&Issuance],
 ) -> CoreResult<()> {
-    sqlx::query(
-        "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&issuance.jti)
-    .bind(issuance.family_id.as_deref())
-    .bind(&issuance.agent_id)
-    .bind(&issuance.mcp_server_id)
-    .bind(issuance.access_expires_at)
-    .execute(&mut **tx)
-    .await?;
-    if let Some(r) = &issuance.refresh {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(r.hash.as_str())
-        .bind(&r.family_id)
-        .bind(&r.scopes)
-        .bind(issuance.issued_at)
-        .bind(r.expires_at)
-        .execute(&mut **tx)
-        .await?;
+    for chunk in issuances.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at) VALUES {}",
+            super::values_placeholders(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for i in chunk {
+            query = query
+                .bind(&i.jti)
+                .bind(i.family_id.as_deref())
+                .bind(&i.agent_id)
+                .bind(&i.mcp_server_id)
+                .bind(i.access_expires_at);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    let refreshes: Vec<(&Issuance, &IssuedRefreshToken)> = issuances
+        .iter()
+        .filter_map(|i| i.refresh.as_ref().map(|r| (*i, r)))
+        .collect();
+    for chunk in refreshes.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at) VALUES {}",
+            super::values_placeholders(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for (i, r) in chunk {
+            query = query
+                .bind(r.hash.as_str())
+                .bind(&r.family_id)
+                .bind(&r.scopes)
+                .bind(i.issued_at)
+                .bind(r.expires_at);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }
+
+/// Rows per multi-row INSERT (well under SQLite's and PostgreSQL's parameter limits).
+const ROWS_PER_STATEMENT: usize = 64;
 
 const CODE_COLUMNS: &str = "family_id, agent_id, user_id, tenant_id, mcp_server_id, redirect_uri,
     code_challenge, resource, scopes, auth_time, acr, amr, created_at, expires_at";
