@@ -139,12 +139,14 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     if let Some(admin) = &prepared.first_admin {
         print_new_admin("First admin created", admin, &public_url);
     }
+    // Install the signal handlers before announcing that we listen.
+    let shutdown = startup::shutdown_signal();
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(address = %local, public_url = %public_url, "Mandate is listening");
-    startup::serve(prepared, listener, startup::shutdown_signal()).await?;
+    startup::serve(prepared, listener, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

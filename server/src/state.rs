@@ -1,5 +1,6 @@
 //! What every handler can reach. Built once at start-up, cloned cheaply per request.
 
+use axum::body::Bytes;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use mandate_core::audit::AuditLog;
@@ -56,8 +57,8 @@ pub struct ServerEntry {
     pub server: McpServer,
     pub scopes: Vec<Scope>,
     /// Its RFC 8414 metadata and RFC 9728 document, serialized once per cache entry.
-    pub metadata_json: String,
-    pub protected_resource_json: String,
+    pub metadata_json: Bytes,
+    pub protected_resource_json: Bytes,
 }
 
 impl AppState {
@@ -72,27 +73,38 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// The signing keys, swapped in place when a rotation is noticed.
+/// The signing keys (with their JWKS body, shared without copying), swapped in place when a
+/// rotation is noticed.
 #[derive(Clone, Debug)]
-pub struct SharedKeys(Arc<RwLock<KeySet>>);
+pub struct SharedKeys(Arc<RwLock<(KeySet, Bytes)>>);
 
 impl SharedKeys {
     pub fn new(keys: KeySet) -> Self {
-        Self(Arc::new(RwLock::new(keys)))
+        let body = Bytes::from(keys.jwks_body().to_string());
+        Self(Arc::new(RwLock::new((keys, body))))
     }
 
     /// The current key set (cheap: it is reference-counted inside).
     pub fn current(&self) -> KeySet {
         match self.0.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(guard) => guard.0.clone(),
+            Err(poisoned) => poisoned.into_inner().0.clone(),
+        }
+    }
+
+    /// The current JWKS document.
+    pub fn jwks_body(&self) -> Bytes {
+        match self.0.read() {
+            Ok(guard) => guard.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
         }
     }
 
     pub fn replace(&self, keys: KeySet) {
+        let body = Bytes::from(keys.jwks_body().to_string());
         match self.0.write() {
-            Ok(mut guard) => *guard = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
+            Ok(mut guard) => *guard = (keys, body),
+            Err(poisoned) => *poisoned.into_inner() = (keys, body),
         }
     }
 }

@@ -88,7 +88,23 @@ async fn request_ids_are_generated_or_propagated() {
         .to_str()
         .expect("ascii")
         .to_owned();
-    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    let (prefix, counter) = generated.split_once('-').expect("prefix-counter");
+    assert_eq!(prefix.len(), 8, "{generated}");
+    assert!(prefix.bytes().all(|b| b.is_ascii_hexdigit()), "{generated}");
+    assert!(
+        counter.len() == 12 && counter.bytes().all(|b| b.is_ascii_digit()),
+        "{generated}"
+    );
+    let again = client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
+    assert_ne!(
+        again.headers()["x-request-id"].to_str().expect("ascii"),
+        generated,
+        "unique per request"
+    );
     let res = client()
         .get(server.url("/healthz"))
         .header("x-request-id", "trace-me-42")

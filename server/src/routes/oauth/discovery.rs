@@ -1,6 +1,7 @@
 //! RFC 8414 metadata (every path variant MCP clients try), RFC 9728 protected resource
 //! metadata on an MCP server's behalf, and the JWKS.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +11,7 @@ use crate::error::JsonError;
 use crate::state::AppState;
 
 /// A JSON document that clients may cache for five minutes.
-fn cacheable(body: String, content_type: &'static str) -> Response {
+fn cacheable(body: Bytes, content_type: &'static str) -> Response {
     (
         StatusCode::OK,
         [
@@ -54,8 +55,5 @@ pub async fn jwks(
 
 /// One key set serves every issuer of the deployment; its JSON is serialized once per key set.
 pub async fn jwks_base(State(state): State<AppState>) -> Response {
-    cacheable(
-        state.keys.current().jwks_body().to_string(),
-        "application/jwk-set+json",
-    )
+    cacheable(state.keys.jwks_body(), "application/jwk-set+json")
 }

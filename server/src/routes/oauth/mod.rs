@@ -112,8 +112,8 @@ async fn server_by_slug(state: &AppState, slug: &str) -> Result<Arc<ServerEntry>
             let metadata = AuthorizationServerMetadata::for_server(base, &server, names.clone());
             let resource = ProtectedResourceMetadata::for_server(base, &server, names);
             Ok(Some(Arc::new(ServerEntry {
-                metadata_json: serde_json::to_string(&metadata)?,
-                protected_resource_json: serde_json::to_string(&resource)?,
+                metadata_json: serde_json::to_vec(&metadata)?.into(),
+                protected_resource_json: serde_json::to_vec(&resource)?.into(),
                 server,
                 scopes,
             })))
