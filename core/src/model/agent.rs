@@ -91,28 +91,40 @@ impl Agent {
 }
 
 #[cfg(test)]
+impl Agent {
+    /// An enabled, public, admin-registered agent for tests; struct-update the fields a test needs.
+    pub(crate) fn sample(id: &str) -> Self {
+        Agent {
+            id: AgentId::from_string(id),
+            name: id.into(),
+            kind: AgentKind::Manual,
+            trust_level: TrustLevel::Admin,
+            client_type: ClientType::Public,
+            token_endpoint_auth_method: "none".into(),
+            redirect_uris: vec![],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            tags: vec![],
+            logo_uri: None,
+            application_type: "web".into(),
+            scope: String::new(),
+            registered_at_server: None,
+            disabled: false,
+            created_at: 0,
+            last_used_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn unused_dcr_agents_expire_and_others_do_not() {
         let mut agent = Agent {
-            id: AgentId::from_string("a"),
-            name: "a".into(),
             kind: AgentKind::Dcr,
             trust_level: TrustLevel::Dcr,
-            client_type: ClientType::Public,
-            token_endpoint_auth_method: "none".into(),
-            redirect_uris: vec![],
-            grant_types: vec![],
-            tags: vec![],
-            logo_uri: None,
-            application_type: "native".into(),
-            scope: String::new(),
-            registered_at_server: None,
-            disabled: false,
-            created_at: 0,
-            last_used_at: None,
+            ..Agent::sample("a")
         };
         assert!(!agent.is_expired_registration(10, 10_000));
         assert!(agent.is_expired_registration(10, 10_001));

@@ -121,29 +121,15 @@ pub fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::AgentId;
-    use crate::model::{AgentKind, TrustLevel};
     use crate::oauth::ErrorCode;
     use crate::secret::SecretKind;
 
     fn agent(client_type: ClientType) -> Agent {
         Agent {
-            id: AgentId::from_string("c1"),
-            name: "c".into(),
-            kind: AgentKind::Manual,
-            trust_level: TrustLevel::Admin,
             client_type,
             token_endpoint_auth_method: "client_secret_basic".into(),
-            redirect_uris: vec![],
             grant_types: vec!["client_credentials".into()],
-            tags: vec![],
-            logo_uri: None,
-            application_type: "web".into(),
-            scope: String::new(),
-            registered_at_server: None,
-            disabled: false,
-            created_at: 0,
-            last_used_at: None,
+            ..Agent::sample("c1")
         }
     }
 

@@ -1,30 +1,19 @@
 use super::*;
-use crate::ids::AgentId;
-use crate::model::{AgentKind, ClientType, TrustLevel};
+use crate::model::{AgentKind, TrustLevel};
 use crate::oauth::pkce::s256;
 use crate::oauth::ErrorCode;
 
 fn agent() -> Agent {
     Agent {
-        id: AgentId::from_string("agent-1"),
         name: "Agent".into(),
         kind: AgentKind::Dcr,
         trust_level: TrustLevel::Dcr,
-        client_type: ClientType::Public,
-        token_endpoint_auth_method: "none".into(),
         redirect_uris: vec![
             "https://app.example.com/cb".into(),
             "http://127.0.0.1/callback".into(),
         ],
-        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-        tags: vec![],
-        logo_uri: None,
-        application_type: "web".into(),
         scope: "notes.read".into(),
-        registered_at_server: None,
-        disabled: false,
-        created_at: 0,
-        last_used_at: None,
+        ..Agent::sample("agent-1")
     }
 }
 

@@ -7,7 +7,7 @@ use crate::audit::AuditLog;
 use crate::clock::SystemClock;
 use crate::crypto::MasterKey;
 use crate::ids::{AgentId, UserId};
-use crate::model::{AgentKind, ClientType, McpServer, Scope, TrustLevel, User};
+use crate::model::{ClientType, McpServer, Scope, User};
 use crate::oauth::pkce::s256;
 use crate::oauth::tokens::{generate_signing_key, StoredSigningKey};
 use crate::secret::{Secret, SecretKind};
@@ -34,28 +34,18 @@ struct Fixture {
 }
 
 fn agent(id: &str, client_type: ClientType, grants: &[&str]) -> Agent {
+    let method = if client_type == ClientType::Public {
+        "none"
+    } else {
+        "client_secret_basic"
+    };
     Agent {
-        id: AgentId::from_string(id),
-        name: id.into(),
-        kind: AgentKind::Manual,
-        trust_level: TrustLevel::Admin,
         client_type,
-        token_endpoint_auth_method: if client_type == ClientType::Public {
-            "none"
-        } else {
-            "client_secret_basic"
-        }
-        .into(),
+        token_endpoint_auth_method: method.into(),
         redirect_uris: vec![REDIRECT.into()],
         grant_types: grants.iter().map(|g| (*g).to_owned()).collect(),
-        tags: vec![],
-        logo_uri: None,
         application_type: "native".into(),
-        scope: String::new(),
-        registered_at_server: None,
-        disabled: false,
-        created_at: 0,
-        last_used_at: None,
+        ..Agent::sample(id)
     }
 }
 
