@@ -286,11 +286,6 @@ impl AuditLog {
             Err(_) => Err(CoreError::Invalid("the audit writer has stopped".into())),
         }
     }
-
-    /// How many events wait for the writer.
-    pub fn queue_depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
-    }
 }
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>) {

@@ -276,14 +276,6 @@ impl Store {
         .transpose()
     }
 
-    /// Starts a family without a code (client_credentials never needs one; tests use it).
-    pub async fn insert_family(&self, family: &TokenFamily) -> CoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        insert_family(&mut tx, family).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Revokes a family: its refresh tokens stop working and its access tokens read as revoked.
     /// Returns whether this call revoked it (false if it already was).
     pub async fn revoke_family(&self, id: &str, reason: &str, now: UnixMillis) -> CoreResult<bool> {
