@@ -124,6 +124,50 @@ async fn users_are_unique_by_email_and_keep_flags() {
 }
 
 #[tokio::test]
+async fn agent_allowances_default_to_everything_and_can_be_narrowed() {
+    for db in each_backend().await {
+        let store = migrated(&db).await;
+        let hasher = PasswordHasherPool::new(1);
+        seed_demo(&store, &hasher, DEMO_RESOURCE_URL, 1)
+            .await
+            .expect("seed");
+        let server = store
+            .mcp_server_by_slug(DEMO_SERVER_SLUG)
+            .await
+            .expect("get")
+            .expect("server");
+        let agent = AgentId::from_string(DEMO_AGENT_ID);
+        assert_eq!(
+            store
+                .agent_allowance(&agent, &server.id)
+                .await
+                .expect("get"),
+            None,
+            "no row: every scope"
+        );
+        store
+            .set_agent_allowance(&agent, &server.id, &["notes.read".into()])
+            .await
+            .expect("narrow");
+        store
+            .set_agent_allowance(
+                &agent,
+                &server.id,
+                &["notes.read".into(), "notes.share".into()],
+            )
+            .await
+            .expect("replace");
+        assert_eq!(
+            store
+                .agent_allowance(&agent, &server.id)
+                .await
+                .expect("get"),
+            Some(vec!["notes.read".to_owned(), "notes.share".to_owned()])
+        );
+    }
+}
+
+#[tokio::test]
 async fn deployment_values_keep_the_first_writer() {
     for db in each_backend().await {
         let store = migrated(&db).await;

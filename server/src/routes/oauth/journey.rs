@@ -455,6 +455,19 @@ async fn current(
     Ok((js, journey, facts, csrf))
 }
 
+/// The journey a form answers: its CSRF token is checked first, then that it is the session's
+/// journey with a signed-in user.
+async fn answered(
+    state: &AppState,
+    session: &Session,
+    csrf: &str,
+    id: Option<&str>,
+) -> Result<(JourneySession, Journey, Facts), OAuthError> {
+    JourneySession(session.clone()).check_csrf(csrf).await?;
+    let (js, journey, facts, _) = current(state, session, id).await?;
+    Ok((js, journey, facts))
+}
+
 pub async fn tenant_page(
     State(state): State<AppState>,
     session: Session,
@@ -505,14 +518,11 @@ pub async fn choose_tenant(
     caller: Caller,
     Form(form): Form<TenantForm>,
 ) -> Response {
-    let js = JourneySession(session.clone());
-    if let Err(e) = js.check_csrf(&form.csrf).await {
-        return journey_error(e);
-    }
-    let (js, mut journey, facts, _) = match current(&state, &session, Some(&form.journey)).await {
-        Ok(v) => v,
-        Err(e) => return journey_error(e),
-    };
+    let (js, mut journey, facts) =
+        match answered(&state, &session, &form.csrf, Some(&form.journey)).await {
+            Ok(v) => v,
+            Err(e) => return journey_error(e),
+        };
     if let Err(e) = journey.choose_tenant(&form.tenant, &facts) {
         return journey_error(e);
     }
@@ -647,11 +657,14 @@ pub async fn consent(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let js = JourneySession(session.clone());
-    if let Err(e) = js.check_csrf(field("csrf").unwrap_or_default()).await {
-        return journey_error(e);
-    }
-    let (js, mut journey, facts, _) = match current(&state, &session, field("journey")).await {
+    let answer = answered(
+        &state,
+        &session,
+        field("csrf").unwrap_or_default(),
+        field("journey"),
+    )
+    .await;
+    let (js, mut journey, facts) = match answer {
         Ok(v) => v,
         Err(e) => return journey_error(e),
     };
