@@ -10,6 +10,7 @@ pub mod identity;
 pub mod ids;
 pub mod model;
 pub mod oauth;
+pub mod policy;
 /// The journey state machine of an authorization (the end-user steps); see `oauth::flow`.
 pub use oauth::flow as journey;
 pub mod secret;

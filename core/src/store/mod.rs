@@ -4,9 +4,12 @@
 
 pub mod agents;
 pub mod deployment;
+pub mod factors;
+pub mod grants;
 mod json;
 pub mod mcp_servers;
 pub mod migrate;
+pub mod policies;
 pub mod signing_keys;
 pub mod tenants;
 pub mod tokens;
@@ -246,3 +249,5 @@ mod tests {
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod identity_contract_tests;

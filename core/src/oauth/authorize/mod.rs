@@ -8,6 +8,7 @@
 //!    client with `error`, `state` and `iss`.
 
 mod checks;
+pub use checks::IDENTITY_SCOPES;
 
 use crate::model::{Agent, McpServer, Scope};
 use crate::oauth::error::OAuthError;
