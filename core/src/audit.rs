@@ -28,6 +28,28 @@ pub enum EventType {
     UserSignedIn,
     #[serde(rename = "user.sign_in_failed")]
     SignInFailed,
+    #[serde(rename = "user.signed_out")]
+    UserSignedOut,
+    #[serde(rename = "user.mfa_verified")]
+    MfaVerified,
+    #[serde(rename = "user.mfa_failed")]
+    MfaFailed,
+    #[serde(rename = "user.mfa_enrolled")]
+    MfaEnrolled,
+    #[serde(rename = "user.mfa_removed")]
+    MfaRemoved,
+    #[serde(rename = "user.recovery_codes_generated")]
+    RecoveryCodesGenerated,
+    #[serde(rename = "user.passkey_registered")]
+    PasskeyRegistered,
+    #[serde(rename = "user.passkey_removed")]
+    PasskeyRemoved,
+    #[serde(rename = "authorization.tenant_chosen")]
+    TenantChosen,
+    #[serde(rename = "policy.evaluated")]
+    PolicyEvaluated,
+    #[serde(rename = "grant.revoked")]
+    GrantRevoked,
     #[serde(rename = "authorization.requested")]
     AuthorizationRequested,
     #[serde(rename = "authorization.failed")]
@@ -64,6 +86,17 @@ impl EventType {
             Self::AgentDeleted => "agent.deleted",
             Self::UserSignedIn => "user.signed_in",
             Self::SignInFailed => "user.sign_in_failed",
+            Self::UserSignedOut => "user.signed_out",
+            Self::MfaVerified => "user.mfa_verified",
+            Self::MfaFailed => "user.mfa_failed",
+            Self::MfaEnrolled => "user.mfa_enrolled",
+            Self::MfaRemoved => "user.mfa_removed",
+            Self::RecoveryCodesGenerated => "user.recovery_codes_generated",
+            Self::PasskeyRegistered => "user.passkey_registered",
+            Self::PasskeyRemoved => "user.passkey_removed",
+            Self::TenantChosen => "authorization.tenant_chosen",
+            Self::PolicyEvaluated => "policy.evaluated",
+            Self::GrantRevoked => "grant.revoked",
             Self::AuthorizationRequested => "authorization.requested",
             Self::AuthorizationFailed => "authorization.failed",
             Self::ConsentGranted => "consent.granted",
@@ -174,6 +207,14 @@ impl AuditEvent {
     }
 
     /// Adds a field to `detail`.
+    /// The policies that decided (their ids, space-separated).
+    pub fn policies(mut self, ids: &[String]) -> Self {
+        if !ids.is_empty() {
+            self.policies = Some(ids.join(" "));
+        }
+        self
+    }
+
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
         if let Value::Object(map) = &mut self.detail {
             map.insert(

@@ -4,8 +4,9 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// CSP for these pages: no scripts at all, styles from this origin, no framing.
-const JOURNEY_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+/// CSP for these pages: the one passkey script from this origin (no inline scripts), styles
+/// from this origin, agent logos over https, no framing.
+const JOURNEY_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: https:; base-uri 'none'; frame-ancestors 'none'";
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {

@@ -136,6 +136,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
     };
     let outbound = OutboundClient::new(config.cimd_allow_loopback, extra_ca.as_deref())
         .map_err(|e| StartupError::Config(format!("MANDATE_CIMD_EXTRA_CA_FILE: {e}")))?;
+    let webauthn = crate::routes::passkeys::relying_party(&config.public_url);
     let state = AppState {
         store,
         config: Arc::new(config),
@@ -146,6 +147,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
         audit,
         clock,
         limits: RateLimits::default(),
+        webauthn,
         outbound,
         caches: Default::default(),
     };

@@ -31,6 +31,8 @@ pub struct AppState {
     pub limits: RateLimits,
     pub outbound: OutboundClient,
     pub caches: Caches,
+    /// The WebAuthn relying party; `None` when the public URL's host is an IP address.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// Read-mostly rows cached on the hot paths (see `cache`).

@@ -3,17 +3,24 @@
 //!
 //! ```text
 //!   /authorize ──▶ [SignIn] ──▶ [ChooseTenant]* ──▶ [StepUp]** ──▶ [Consent]*** ──▶ IssueCode ──▶ completed
-//!                     │               │                                  │
-//!                     │               └─ no tenant: NoTenant (error page) └─ deny: access_denied
+//!                     │               │                 │                 │
+//!                     │               │                 │                 └─ deny: access_denied
+//!                     │               │                 └─ no second factor yet: EnrolSecondFactor
+//!                     │               └─ no tenant: NoTenant (error page)
 //!                     └─ journey older than 10 minutes: Expired (error page)
 //!
 //!   *   skipped with one tenant, or a tenant hint the user may use
-//!   **  only when a requested scope is sensitive and the last second factor is older than the
-//!       server's window (or absent)
-//!   *** skipped when a remembered grant covers every requested scope
+//!   **  only when a requested scope that the policies allow is sensitive and the last second
+//!       factor is older than the server's window (or absent)
+//!   *** skipped when a remembered grant covers every requested scope the policies allow
 //! ```
+//! Sign-in itself has two parts when the user has a second factor (password, then TOTP or a
+//! passkey); the journey only sees the finished [`SignedInUser`].
+//!
 //! A completed journey refuses every further transition, so a replayed consent POST cannot
 //! mint a second code.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +43,31 @@ pub struct SignedInUser {
     pub amr: Vec<String>,
     /// When the last second factor was verified, if ever.
     pub mfa_at: Option<UnixMillis>,
+}
+
+/// RFC 8176 method for a second factor.
+pub const AMR_MFA: &str = "mfa";
+
+impl SignedInUser {
+    /// Records a verified second factor (`otp`, `hwk`, …) at `now`.
+    pub fn add_second_factor(&mut self, method: &str, now: UnixMillis) {
+        for m in [method, AMR_MFA] {
+            if !self.amr.iter().any(|a| a == m) {
+                self.amr.push(m.to_owned());
+            }
+        }
+        self.mfa_at = Some(now);
+    }
+
+    /// The authentication context class, in NIST SP 800-63B terms: `aal2` once a second
+    /// factor (or a user-verifying passkey) was used in this session, `aal1` otherwise.
+    pub fn acr(&self) -> &'static str {
+        if self.mfa_at.is_some() {
+            "aal2"
+        } else {
+            "aal1"
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +101,22 @@ pub struct Facts {
     pub step_up_window_ms: i64,
     /// Scopes a remembered grant already covers for this user, agent, tenant and server.
     pub remembered: Option<ScopeSet>,
+    /// Requested scopes the policies do not allow, with the reason shown to the person.
+    pub denied: BTreeMap<String, String>,
+    /// Whether the user has a confirmed second factor (TOTP or a passkey) to step up with.
+    pub has_second_factor: bool,
+}
+
+impl Facts {
+    /// The requested scopes the policies allow.
+    pub fn allowed(&self, requested: &ScopeSet) -> ScopeSet {
+        ScopeSet::from_tokens(requested.iter().filter(|s| !self.denied.contains_key(*s)))
+    }
+
+    /// The policy-denied scopes as a set.
+    pub fn denied_set(&self) -> ScopeSet {
+        ScopeSet::from_tokens(self.denied.keys().cloned())
+    }
 }
 
 /// What comes next.
@@ -79,6 +127,10 @@ pub enum Step {
     /// The user belongs to no tenant the token could represent.
     NoTenant,
     StepUp,
+    /// Step-up is needed but the user has no second factor: lead them to enrol one.
+    EnrolSecondFactor,
+    /// Ask the person. `missing`: the allowed requested scopes no remembered grant covers
+    /// (the page highlights them as new when a grant exists).
     Consent {
         missing: ScopeSet,
     },
@@ -122,19 +174,25 @@ impl Journey {
                 None => return Step::ChooseTenant,
             }
         }
-        if !facts.sensitive_requested.is_empty() {
+        let allowed = facts.allowed(&self.request.scope_set());
+        let sensitive = facts.sensitive_requested.intersect(&allowed);
+        if !sensitive.is_empty() {
             let fresh = mfa_at.is_some_and(|at| now - at <= facts.step_up_window_ms);
             if !fresh {
-                return Step::StepUp;
+                return if facts.has_second_factor {
+                    Step::StepUp
+                } else {
+                    Step::EnrolSecondFactor
+                };
             }
         }
-        let requested = self.request.scope_set();
         let missing = match &facts.remembered {
-            Some(granted) => requested.missing_from(granted),
-            None => requested.clone(),
+            Some(granted) => allowed.missing_from(granted),
+            None => allowed.clone(),
         };
-        if missing.is_empty() {
-            Step::IssueCode { scopes: requested }
+        // Nothing allowed: the consent page explains why and offers only "Deny".
+        if missing.is_empty() && !allowed.is_empty() {
+            Step::IssueCode { scopes: allowed }
         } else {
             Step::Consent { missing }
         }
@@ -217,12 +275,14 @@ impl Journey {
     }
 }
 
-/// The scopes a consent form approves: every approved scope must have been requested (a
-/// tampered form is refused, not trimmed), and mandatory requested scopes are always in.
+/// The scopes a consent form approves: every approved scope must have been requested and be
+/// allowed by the policies (a tampered form is refused, not trimmed), and mandatory allowed
+/// requested scopes are always in.
 pub fn approved_scopes(
     requested: &ScopeSet,
     approved: &ScopeSet,
     mandatory: &ScopeSet,
+    denied: &ScopeSet,
 ) -> Result<ScopeSet, OAuthError> {
     let foreign = approved.missing_from(requested);
     if !foreign.is_empty() {
@@ -231,7 +291,14 @@ pub fn approved_scopes(
             foreign.to_scope_string()
         )));
     }
-    let forced = mandatory.intersect(requested);
+    let refused = approved.intersect(denied);
+    if !refused.is_empty() {
+        return Err(OAuthError::invalid_request(format!(
+            "the form approves scopes the policies do not allow: {}",
+            refused.to_scope_string()
+        )));
+    }
+    let forced = mandatory.intersect(requested).missing_from(denied);
     let result = approved.union(&forced);
     if result.is_empty() {
         return Err(OAuthError::new(

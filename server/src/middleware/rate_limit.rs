@@ -1,4 +1,6 @@
-//! Per-IP rate limits (governor) for the endpoints anyone can call without credentials.
+//! Rate limits (governor): per IP for the endpoints anyone can call without credentials, and
+//! per account for password and second-factor attempts (so a spread-out attack on one
+//! account is slowed too).
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -14,6 +16,10 @@ pub struct RateLimits {
     pub registration: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Sign-in attempts: 30 a minute per IP.
     pub sign_in: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Password attempts on one account (by normalised email): 10 a minute.
+    pub sign_in_account: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Second-factor attempts on one account (by user id): 10 a minute.
+    pub second_factor: Arc<DefaultKeyedRateLimiter<String>>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -25,13 +31,18 @@ impl Default for RateLimits {
         Self {
             registration: Arc::new(RateLimiter::keyed(per_minute(20))),
             sign_in: Arc::new(RateLimiter::keyed(per_minute(30))),
+            sign_in_account: Arc::new(RateLimiter::keyed(per_minute(10))),
+            second_factor: Arc::new(RateLimiter::keyed(per_minute(10))),
         }
     }
 }
 
-/// `Err(wait)` when `ip` is over `limiter`'s quota.
-pub fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Duration> {
+/// `Err(wait)` when `key` is over `limiter`'s quota.
+pub fn check<K>(limiter: &DefaultKeyedRateLimiter<K>, key: K) -> Result<(), Duration>
+where
+    K: Clone + std::hash::Hash + Eq,
+{
     limiter
-        .check_key(&ip)
+        .check_key(&key)
         .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }

@@ -6,6 +6,7 @@ mod support;
 mod cimd;
 mod cli_config;
 mod health;
+mod journey;
 mod oauth_endpoints;
 mod oauth_flow;
 mod pages;

@@ -138,6 +138,7 @@ fn choosing_a_tenant_the_user_is_not_in_is_refused() {
 fn sensitive_scopes_need_a_fresh_second_factor() {
     let mut f = facts(&[tenant("t1", "a")]);
     f.sensitive_requested = scopes("notes.write");
+    f.has_second_factor = true;
     for (mfa_at, expected_step_up) in [
         (None, true),
         (Some(NOW - 600_000), true),
@@ -193,19 +194,108 @@ fn consent_forms_cannot_add_scopes_and_mandatory_ones_stay() {
     let requested = scopes("notes.read notes.write notes.share");
     let mandatory = scopes("notes.read");
     assert_eq!(
-        approved_scopes(&requested, &scopes("notes.share"), &mandatory).expect("ok"),
+        approved_scopes(&requested, &scopes("notes.share"), &mandatory, &scopes("")).expect("ok"),
         scopes("notes.read notes.share")
     );
     assert_eq!(
-        approved_scopes(&requested, &scopes("notes.admin"), &mandatory)
+        approved_scopes(&requested, &scopes("notes.admin"), &mandatory, &scopes(""))
             .expect_err("tampered")
             .code,
         ErrorCode::InvalidRequest
     );
     assert_eq!(
-        approved_scopes(&scopes("notes.write"), &scopes(""), &mandatory)
+        approved_scopes(&scopes("notes.write"), &scopes(""), &mandatory, &scopes(""))
             .expect_err("nothing")
             .code,
         ErrorCode::AccessDenied
     );
+}
+
+#[test]
+fn step_up_leads_to_enrolment_when_the_user_has_no_second_factor() {
+    let mut f = facts(&[tenant("t1", "a")]);
+    f.sensitive_requested = scopes("notes.write");
+    let mut j = journey(&["notes.write"]);
+    j.sign_in(user(None)).expect("sign in");
+    assert_eq!(j.next(&f, NOW), Step::EnrolSecondFactor);
+    f.has_second_factor = true;
+    assert_eq!(j.next(&f, NOW), Step::StepUp);
+}
+
+#[test]
+fn a_sensitive_scope_the_policies_deny_needs_no_step_up() {
+    let mut f = facts(&[tenant("t1", "a")]);
+    f.sensitive_requested = scopes("notes.write");
+    f.denied.insert("notes.write".into(), "no policy".into());
+    let mut j = journey(&["notes.read", "notes.write"]);
+    j.sign_in(user(None)).expect("sign in");
+    assert_eq!(
+        j.next(&f, NOW),
+        Step::Consent {
+            missing: scopes("notes.read")
+        }
+    );
+}
+
+#[test]
+fn policy_denied_scopes_are_left_out_of_remembered_issuance() {
+    let mut f = facts(&[tenant("t1", "a")]);
+    f.remembered = Some(scopes("notes.read"));
+    f.denied.insert("notes.share".into(), "no policy".into());
+    let mut j = journey(&["notes.read", "notes.share"]);
+    j.sign_in(user(None)).expect("sign in");
+    assert_eq!(
+        j.next(&f, NOW),
+        Step::IssueCode {
+            scopes: scopes("notes.read")
+        }
+    );
+}
+
+#[test]
+fn when_everything_is_denied_the_consent_page_explains_instead_of_issuing() {
+    let mut f = facts(&[tenant("t1", "a")]);
+    f.remembered = Some(scopes("notes.read"));
+    f.denied.insert("notes.share".into(), "no policy".into());
+    let mut j = journey(&["notes.share"]);
+    j.sign_in(user(None)).expect("sign in");
+    assert_eq!(
+        j.next(&f, NOW),
+        Step::Consent {
+            missing: scopes("")
+        }
+    );
+}
+
+#[test]
+fn consent_forms_cannot_approve_denied_scopes_and_denied_mandatory_ones_are_not_forced() {
+    let requested = scopes("notes.read notes.write");
+    let denied = scopes("notes.write");
+    assert_eq!(
+        approved_scopes(&requested, &scopes("notes.write"), &scopes(""), &denied)
+            .expect_err("tampered")
+            .code,
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        approved_scopes(
+            &requested,
+            &scopes("notes.read"),
+            &scopes("notes.write"),
+            &denied
+        )
+        .expect("ok"),
+        scopes("notes.read")
+    );
+}
+
+#[test]
+fn second_factors_raise_acr_and_amr() {
+    let mut u = user(None);
+    assert_eq!(u.acr(), "aal1");
+    u.add_second_factor("otp", NOW);
+    u.add_second_factor("otp", NOW + 1);
+    assert_eq!(u.amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(u.mfa_at, Some(NOW + 1));
+    assert_eq!(u.acr(), "aal2");
 }

@@ -4,7 +4,7 @@
 mod authorize;
 mod cimd;
 mod discovery;
-mod journey;
+pub mod journey;
 mod register;
 mod revoke;
 mod token;
@@ -79,6 +79,7 @@ pub fn api_router() -> Router<AppState> {
 
 /// The pages of the authorization journey (session-backed, no CORS).
 pub fn page_router() -> Router<AppState> {
+    use crate::routes::{account, passkeys};
     Router::new()
         .route("/s/{slug}/authorize", get(authorize::authorize))
         .route(
@@ -93,7 +94,25 @@ pub fn page_router() -> Router<AppState> {
             "/authorize/consent",
             get(journey::consent_page).post(journey::consent),
         )
+        .route(
+            journey::SECOND_FACTOR_PATH,
+            get(journey::second_factor_page).post(journey::second_factor),
+        )
         .route("/sign-out", post(journey::sign_out))
+        .route(journey::ACCOUNT_PATH, get(account::account_page))
+        .route("/account/totp/start", post(account::totp_start))
+        .route("/account/totp/confirm", post(account::totp_confirm))
+        .route("/account/totp/remove", post(account::totp_remove))
+        .route("/account/recovery", post(account::recovery_codes))
+        .route("/account/passkeys/remove", post(account::passkey_remove))
+        .route("/account/agents/revoke", post(account::revoke_agent))
+        .route("/account/continue", post(account::continue_journey))
+        .route("/passkeys/register/start", post(passkeys::register_start))
+        .route("/passkeys/register/finish", post(passkeys::register_finish))
+        .route("/passkeys/sign-in/start", post(passkeys::sign_in_start))
+        .route("/passkeys/sign-in/finish", post(passkeys::sign_in_finish))
+        .route("/passkeys/verify/start", post(passkeys::verify_start))
+        .route("/passkeys/verify/finish", post(passkeys::verify_finish))
 }
 
 /// The MCP server of an issuer slug, with its scopes (cached briefly).

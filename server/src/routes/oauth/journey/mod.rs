@@ -1,0 +1,519 @@
+//! The end-user steps of an authorization: sign-in (password, then a second factor when the
+//! user has one), tenant choice, step-up and consent, as plain forms that work without
+//! JavaScript. What comes next is always [`Journey::next`]'s decision; these handlers only
+//! render it and apply the person's answers. Every form carries a CSRF token bound to the
+//! session (and the journey id when it belongs to one); both are checked before anything
+//! changes.
+
+mod consent;
+mod second_factor;
+mod sign_in;
+mod tenant;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
+use mandate_core::crypto::random_token;
+use mandate_core::identity::second_factor::has_totp;
+use mandate_core::ids::{AgentId, McpServerId, UserId};
+use mandate_core::journey::{Facts, Journey, SignedInUser, Step, TenantOption};
+use mandate_core::oauth::scope::ScopeSet;
+use mandate_core::oauth::{response, ErrorCode, OAuthError};
+use mandate_core::policy::{evaluate, Evaluation, Subject};
+use mandate_core::secret::{Secret, SecretKind};
+use mandate_core::store::tokens::{CodeRecord, TokenFamily};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+pub use consent::{consent, consent_page};
+pub use second_factor::{
+    factor_verified, second_factor, second_factor_page, verifying_user, SECOND_FACTOR_PATH,
+};
+pub use sign_in::{sign_in, sign_in_page, sign_out, SIGN_IN_PATH};
+
+/// Completes a passkey sign-in (the passkey routes' entry into the journey).
+pub async fn complete_passkey_sign_in(
+    state: &AppState,
+    js: &JourneySession,
+    user: SignedInUser,
+    journey_id: Option<&str>,
+    caller: &Caller,
+) -> Response {
+    sign_in::complete_sign_in(state, js, user, "passkey", journey_id, caller).await
+}
+
+/// Continues the named journey with the session's (updated) user; the account page uses it
+/// after enrolling a second factor.
+pub async fn resume(
+    state: &AppState,
+    js: &JourneySession,
+    user: SignedInUser,
+    journey_id: Option<&str>,
+    caller: &Caller,
+) -> Response {
+    sign_in::continue_journey(state, js, user, journey_id, caller).await
+}
+pub use tenant::{choose_tenant, tenant_page};
+
+use crate::error::log_internal;
+use crate::pages::{error_page, escape};
+use crate::request_context::Caller;
+use crate::state::AppState;
+
+const JOURNEY_KEY: &str = "journey";
+const USER_KEY: &str = "user";
+/// A user who passed the password and still owes a second factor.
+const PENDING_KEY: &str = "pending_sign_in";
+const CSRF_KEY: &str = "csrf";
+/// Authorization codes live this long (ARCHITECTURE.md §6).
+const CODE_TTL_MS: i64 = 60_000;
+pub const ACCOUNT_PATH: &str = "/account";
+
+/// The session, seen as the holder of the journey, the signed-in user and the CSRF token.
+pub struct JourneySession(pub Session);
+
+impl JourneySession {
+    pub async fn ensure_csrf(&self) -> Result<String, OAuthError> {
+        if let Ok(Some(token)) = self.0.get::<String>(CSRF_KEY).await {
+            return Ok(token);
+        }
+        let token = random_token(24);
+        self.0
+            .insert(CSRF_KEY, &token)
+            .await
+            .map_err(OAuthError::server_error)?;
+        Ok(token)
+    }
+
+    pub async fn check_csrf(&self, presented: &str) -> Result<(), OAuthError> {
+        let expected: Option<String> = self
+            .0
+            .get(CSRF_KEY)
+            .await
+            .map_err(OAuthError::server_error)?;
+        match expected {
+            Some(token) if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) => Ok(()),
+            _ => Err(OAuthError::invalid_request(
+                "the form has expired or was not sent from this page",
+            )),
+        }
+    }
+
+    async fn save(&self, journey: &Journey) -> Result<(), OAuthError> {
+        self.0
+            .insert(JOURNEY_KEY, journey)
+            .await
+            .map_err(OAuthError::server_error)
+    }
+
+    /// The session's journey, if it is the one the form names.
+    async fn journey(&self, id: &str) -> Result<Journey, OAuthError> {
+        let journey: Option<Journey> = self
+            .0
+            .get(JOURNEY_KEY)
+            .await
+            .map_err(OAuthError::server_error)?;
+        match journey {
+            Some(j) if bool::from(j.id.as_bytes().ct_eq(id.as_bytes())) => Ok(j),
+            _ => Err(OAuthError::invalid_request(
+                "this authorization request is not the one in progress",
+            )),
+        }
+    }
+
+    pub async fn set_user(&self, user: &SignedInUser) -> Result<(), OAuthError> {
+        self.0
+            .insert(USER_KEY, user)
+            .await
+            .map_err(OAuthError::server_error)
+    }
+}
+
+/// The user signed in on this session, if any.
+pub async fn signed_in_user(session: &Session) -> Option<SignedInUser> {
+    session.get::<SignedInUser>(USER_KEY).await.ok().flatten()
+}
+
+pub(crate) fn journey_error(e: OAuthError) -> Response {
+    log_internal(&e);
+    let status = if e.code == ErrorCode::ServerError {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    error_page(status, "This request cannot continue", &e.description)
+}
+
+/// The person, the agent and the claims the policies look at, in the journey's tenant.
+async fn policy_evaluation(
+    state: &AppState,
+    journey: &Journey,
+    tenants: &[TenantOption],
+    permissions: Vec<String>,
+) -> Result<Evaluation, OAuthError> {
+    let requested = journey.request.scope_set();
+    let Some(tenant_id) = &journey.tenant_id else {
+        return Ok(Evaluation {
+            allowed: requested,
+            ..Evaluation::default()
+        });
+    };
+    let agent = state
+        .store
+        .agent(&AgentId::from_string(&journey.request.client_id))
+        .await?
+        .ok_or_else(|| OAuthError::invalid_request("the application no longer exists"))?;
+    let roles = tenants
+        .iter()
+        .find(|t| &t.id == tenant_id)
+        .map(|t| t.roles.clone())
+        .unwrap_or_default();
+    let user_id = journey
+        .user
+        .as_ref()
+        .map(|u| u.user_id.clone())
+        .unwrap_or_default();
+    let subject = Subject {
+        user_roles: roles,
+        user_tenant_ids: tenants.iter().map(|t| t.id.clone()).collect(),
+        user_permissions: permissions,
+        jwt_claims: [
+            ("tenant", tenant_id.clone()),
+            ("sub", user_id),
+            ("client_id", journey.request.client_id.clone()),
+            ("aud", journey.request.resource.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), vec![v]))
+        .collect(),
+        client_tags: agent.tags,
+        client_name: agent.name,
+        client_trust_level: agent.trust_level.as_str().to_owned(),
+    };
+    let policies = state.store.policies().await?;
+    Ok(evaluate(
+        &policies,
+        &subject,
+        &journey.request.mcp_server_id,
+        &requested,
+    ))
+}
+
+/// What the journey needs from the store to decide its next step, and the policy evaluation
+/// behind `facts.denied` (for the audit trail).
+async fn facts(state: &AppState, journey: &Journey) -> Result<(Facts, Evaluation), OAuthError> {
+    let server_id = McpServerId::from_string(&journey.request.mcp_server_id);
+    let server = state
+        .store
+        .mcp_server(&server_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_request("the MCP server no longer exists"))?;
+    let scopes = state.store.scopes_of(&server_id).await?;
+    let requested = journey.request.scope_set();
+    let sensitive = ScopeSet::from_tokens(
+        scopes
+            .iter()
+            .filter(|s| s.sensitive)
+            .map(|s| s.name.clone()),
+    );
+    let Some(user) = &journey.user else {
+        return Ok((
+            Facts {
+                sensitive_requested: requested.intersect(&sensitive),
+                step_up_window_ms: server.step_up_window_secs * 1000,
+                ..Facts::default()
+            },
+            Evaluation::default(),
+        ));
+    };
+    let memberships = state
+        .store
+        .memberships_of(&UserId::from_string(&user.user_id))
+        .await?;
+    let permissions = memberships
+        .iter()
+        .find(|(m, _)| Some(m.tenant_id.as_str()) == journey.tenant_id.as_deref())
+        .map(|(m, _)| m.permissions.clone())
+        .unwrap_or_default();
+    let tenants: Vec<TenantOption> = memberships
+        .into_iter()
+        .map(|(m, t)| TenantOption {
+            id: t.id.to_string(),
+            slug: t.slug,
+            name: t.name,
+            email_domains: t.email_domains,
+            roles: m.roles,
+        })
+        .collect();
+    let evaluation = policy_evaluation(state, journey, &tenants, permissions).await?;
+    let remembered = match &journey.tenant_id {
+        Some(tenant) => state
+            .store
+            .active_grant(
+                &user.user_id,
+                &journey.request.client_id,
+                tenant,
+                &journey.request.mcp_server_id,
+            )
+            .await?
+            .filter(|g| g.remembered)
+            .map(|g| ScopeSet::from_tokens(g.granted_scopes)),
+        None => None,
+    };
+    let has_second_factor = has_totp(&state.store, &user.user_id).await?
+        || !state.store.passkeys_of(&user.user_id).await?.is_empty();
+    Ok((
+        Facts {
+            tenants,
+            sensitive_requested: requested.intersect(&sensitive),
+            step_up_window_ms: server.step_up_window_secs * 1000,
+            remembered,
+            denied: evaluation.denied.clone(),
+            has_second_factor,
+        },
+        evaluation,
+    ))
+}
+
+/// Decides the next step. Called twice when the first call pre-selects the tenant, because the
+/// policies and the remembered grant depend on the tenant.
+async fn decide(
+    state: &AppState,
+    journey: &mut Journey,
+) -> Result<(Step, Facts, Evaluation), OAuthError> {
+    let before = journey.tenant_id.clone();
+    let (mut facts, mut evaluation) = facts(state, journey).await?;
+    let mut step = journey.next(&facts, state.now());
+    if journey.tenant_id != before {
+        (facts, evaluation) = self::facts(state, journey).await?;
+        step = journey.next(&facts, state.now());
+    }
+    Ok((step, facts, evaluation))
+}
+
+/// `path?journey=ID` (or just `path` outside a journey).
+pub(crate) fn step_url(path: &str, journey: Option<&str>) -> String {
+    match journey {
+        Some(id) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("journey", id)
+                .finish();
+            format!("{path}?{query}")
+        }
+        None => path.to_owned(),
+    }
+}
+
+fn to_step(path: &str, journey: &Journey) -> Response {
+    Redirect::to(&step_url(path, Some(&journey.id))).into_response()
+}
+
+/// Asks the journey what comes next and goes there.
+pub async fn advance(
+    state: &AppState,
+    session: &JourneySession,
+    mut journey: Journey,
+    caller: &Caller,
+) -> Response {
+    let decided = decide(state, &mut journey).await;
+    let (step, _, evaluation) = match decided {
+        Ok(v) => v,
+        Err(e) => return journey_error(e),
+    };
+    if let Err(e) = session.save(&journey).await {
+        return journey_error(e);
+    }
+    match step {
+        Step::SignIn => to_step(SIGN_IN_PATH, &journey),
+        Step::ChooseTenant => to_step("/authorize/tenant", &journey),
+        Step::Consent { .. } => to_step("/authorize/consent", &journey),
+        Step::StepUp => to_step(SECOND_FACTOR_PATH, &journey),
+        Step::EnrolSecondFactor => to_step(ACCOUNT_PATH, &journey),
+        Step::IssueCode { scopes } => {
+            issue_code(state, session, journey, &scopes, &evaluation, None, caller).await
+        }
+        Step::NoTenant => error_page(
+            StatusCode::FORBIDDEN,
+            "No organization to act in",
+            "Your account is not a member of any organization, so no agent can act for you here. Ask an administrator to add you to one.",
+        ),
+        Step::Expired => error_page(
+            StatusCode::BAD_REQUEST,
+            "This request has expired",
+            "Authorization requests are valid for 10 minutes. Start again from the application.",
+        ),
+        Step::Completed => error_page(
+            StatusCode::BAD_REQUEST,
+            "Already answered",
+            "This authorization request has already been answered.",
+        ),
+    }
+}
+
+/// Issues the code for `scopes`, completing the journey, and redirects to the client.
+/// `grant_id`: the consent record this code is issued under (`None`: a remembered grant,
+/// looked up and marked used here).
+async fn issue_code(
+    state: &AppState,
+    session: &JourneySession,
+    mut journey: Journey,
+    scopes: &ScopeSet,
+    evaluation: &Evaluation,
+    grant_id: Option<String>,
+    caller: &Caller,
+) -> Response {
+    let result: Result<String, OAuthError> = async {
+        journey.complete()?;
+        session.save(&journey).await?;
+        let user = journey
+            .user
+            .clone()
+            .ok_or_else(|| OAuthError::invalid_request("sign in first"))?;
+        let server_id = McpServerId::from_string(&journey.request.mcp_server_id);
+        let server = state
+            .store
+            .mcp_server(&server_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_request("the MCP server no longer exists"))?;
+        let now = state.now();
+        let grant_id = match (grant_id, &journey.tenant_id) {
+            (Some(id), _) => Some(id),
+            (None, Some(tenant)) => state
+                .store
+                .active_grant(
+                    &user.user_id,
+                    &journey.request.client_id,
+                    tenant,
+                    server.id.as_str(),
+                )
+                .await?
+                .map(|g| g.id),
+            (None, None) => None,
+        };
+        if let Some(id) = &grant_id {
+            state.store.touch_grant(id, now).await?;
+        }
+        let acr = Some(user.acr().to_owned());
+        let family = TokenFamily {
+            id: uuid::Uuid::now_v7().to_string(),
+            agent_id: journey.request.client_id.clone(),
+            user_id: Some(user.user_id.clone()),
+            tenant_id: journey.tenant_id.clone(),
+            mcp_server_id: server.id.to_string(),
+            auth_time: Some(user.auth_time),
+            acr: acr.clone(),
+            amr: user.amr.clone(),
+            created_at: now,
+            expires_at: now + server.refresh_token_max_secs * 1000,
+            revoked_at: None,
+        };
+        let code = Secret::generate(SecretKind::AuthorizationCode);
+        let record = CodeRecord {
+            family_id: family.id.clone(),
+            agent_id: family.agent_id.clone(),
+            user_id: user.user_id.clone(),
+            tenant_id: journey.tenant_id.clone(),
+            mcp_server_id: family.mcp_server_id.clone(),
+            redirect_uri: journey.request.redirect_uri.clone(),
+            code_challenge: journey.request.code_challenge.clone(),
+            resource: journey.request.resource.clone(),
+            scopes: scopes.to_scope_string(),
+            auth_time: user.auth_time,
+            acr,
+            amr: serde_json::to_string(&user.amr).map_err(OAuthError::server_error)?,
+            created_at: now,
+            expires_at: now + CODE_TTL_MS,
+        };
+        state
+            .store
+            .insert_code(&family, &code.hash(), &record)
+            .await?;
+        if evaluation.governed {
+            let event = AuditEvent::new(
+                EventType::PolicyEvaluated,
+                Outcome::Success,
+                ActorKind::System,
+            )
+            .user(Some(user.user_id.clone()))
+            .agent(journey.request.client_id.as_str())
+            .tenant(journey.tenant_id.clone())
+            .server(server.id.as_str())
+            .scopes(
+                Some(journey.request.scopes.join(" ")),
+                Some(evaluation.allowed.to_scope_string()),
+            )
+            .policies(&evaluation.matched)
+            .with("denied", evaluation.denied.keys().collect::<Vec<_>>())
+            .context(&caller.context);
+            state.audit.record(event).await?;
+        }
+        let event = AuditEvent::new(EventType::CodeIssued, Outcome::Success, ActorKind::User)
+            .user(Some(user.user_id.clone()))
+            .agent(journey.request.client_id.as_str())
+            .tenant(journey.tenant_id.clone())
+            .server(server.id.as_str())
+            .scopes(
+                Some(journey.request.scopes.join(" ")),
+                Some(scopes.to_scope_string()),
+            )
+            .policies(&evaluation.matched)
+            .with("family", &family.id)
+            .with("grant", &grant_id)
+            .context(&caller.context);
+        state.audit.record(event).await?;
+        response::success(
+            &journey.request.redirect_uri,
+            code.expose(),
+            journey.request.state.as_deref(),
+            &journey.issuer,
+        )
+    }
+    .await;
+    match result {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(e) => journey_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct JourneyQuery {
+    pub journey: Option<String>,
+}
+
+pub(crate) fn hidden(name: &str, value: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        escape(name),
+        escape(value)
+    )
+}
+
+/// The session's journey `id` with a signed-in user, its facts, and the CSRF token.
+async fn current(
+    state: &AppState,
+    session: &Session,
+    id: Option<&str>,
+) -> Result<(JourneySession, Journey, Facts, Evaluation, String), OAuthError> {
+    let js = JourneySession(session.clone());
+    let mut journey = js.journey(id.unwrap_or_default()).await?;
+    if journey.user.is_none() {
+        return Err(OAuthError::invalid_request("sign in first"));
+    }
+    let (_, facts, evaluation) = decide(state, &mut journey).await?;
+    let csrf = js.ensure_csrf().await?;
+    Ok((js, journey, facts, evaluation, csrf))
+}
+
+/// The journey a form answers: its CSRF token is checked first, then that it is the session's
+/// journey with a signed-in user.
+async fn answered(
+    state: &AppState,
+    session: &Session,
+    csrf: &str,
+    id: Option<&str>,
+) -> Result<(JourneySession, Journey, Facts, Evaluation), OAuthError> {
+    JourneySession(session.clone()).check_csrf(csrf).await?;
+    let (js, journey, facts, evaluation, _) = current(state, session, id).await?;
+    Ok((js, journey, facts, evaluation))
+}

@@ -1,0 +1,270 @@
+//! Sign-in with email and password. A user with a second factor is only half signed in after
+//! the password (the session holds a pending sign-in) until the second factor page completes
+//! it. Unknown emails and wrong passwords get the same message after the same argon2 work;
+//! attempts are throttled per IP and per account.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
+use mandate_core::crypto::random_token;
+use mandate_core::identity::second_factor::has_totp;
+use mandate_core::journey::SignedInUser;
+use mandate_core::model::user::normalize_email;
+use mandate_core::oauth::OAuthError;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use tower_sessions::Session;
+
+use super::{
+    advance, hidden, journey_error, step_url, JourneyQuery, JourneySession, ACCOUNT_PATH,
+    PENDING_KEY, SECOND_FACTOR_PATH, USER_KEY,
+};
+use crate::middleware::rate_limit;
+use crate::pages::{escape, page};
+use crate::request_context::Caller;
+use crate::state::AppState;
+
+pub const SIGN_IN_PATH: &str = "/sign-in";
+
+fn sign_in_form(journey: Option<&str>, csrf: &str, email: &str, error: Option<&str>) -> String {
+    format!(
+        "<h1>Sign in</h1>{}<form class=\"form\" method=\"post\" action=\"{SIGN_IN_PATH}\">{}{}\
+         <div class=\"field\"><label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username webauthn\" required value=\"{}\"></div>\
+         <div class=\"field\"><label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\
+         <div class=\"actions\"><button class=\"button\" type=\"submit\">Sign in</button></div></form>\
+         {}",
+        error
+            .map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", escape(e)))
+            .unwrap_or_default(),
+        hidden("csrf", csrf),
+        journey.map(|j| hidden("journey", j)).unwrap_or_default(),
+        escape(email),
+        crate::routes::passkeys::sign_in_button(journey, csrf),
+    )
+}
+
+pub async fn sign_in_page(session: Session, Query(q): Query<JourneyQuery>) -> Response {
+    let js = JourneySession(session);
+    match js.ensure_csrf().await {
+        Ok(csrf) => page(
+            StatusCode::OK,
+            "Sign in",
+            &sign_in_form(q.journey.as_deref(), &csrf, "", None),
+        ),
+        Err(e) => journey_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    journey: Option<String>,
+    email: String,
+    password: String,
+}
+
+static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    caller: Caller,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let js = JourneySession(session);
+    if let Err(e) = js.check_csrf(&form.csrf).await {
+        return journey_error(e);
+    }
+    let csrf = js.ensure_csrf().await.unwrap_or_default();
+    let retry = |message: &str, status: StatusCode| {
+        page(
+            status,
+            "Sign in",
+            &sign_in_form(form.journey.as_deref(), &csrf, &form.email, Some(message)),
+        )
+    };
+    let email = normalize_email(&form.email);
+    let throttled = rate_limit::check(&state.limits.sign_in, caller.ip).and_then(|()| {
+        rate_limit::check(
+            &state.limits.sign_in_account,
+            email.clone().unwrap_or_default(),
+        )
+    });
+    if let Err(wait) = throttled {
+        return retry(
+            &format!(
+                "Too many attempts. Try again in {} s.",
+                wait.as_secs().max(1)
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let user = match &email {
+        Some(email) => state.store.user_by_email(email).await.ok().flatten(),
+        None => None,
+    };
+    let stored = match &user {
+        Some(u) => state.store.password_hash_of(&u.id).await.ok().flatten(),
+        None => None,
+    };
+    // Unknown emails cost the same argon2 verification as wrong passwords (equal timing).
+    let hash = match stored {
+        Some(h) => h,
+        None => DUMMY_HASH
+            .get_or_init(|| async {
+                state
+                    .hasher
+                    .hash(random_token(16))
+                    .await
+                    .unwrap_or_default()
+            })
+            .await
+            .clone(),
+    };
+    let verified = state.hasher.verify(form.password.clone(), hash).await;
+    let user = match user {
+        Some(u) if verified && !u.disabled => u,
+        _ => {
+            let event = AuditEvent::new(
+                EventType::SignInFailed,
+                Outcome::Failure,
+                ActorKind::Anonymous,
+            )
+            .with(
+                "email_domain",
+                form.email
+                    .rsplit_once('@')
+                    .map(|(_, d)| d.to_ascii_lowercase()),
+            )
+            .with("method", "password")
+            .context(&caller.context);
+            let _ = state.audit.record(event).await;
+            return retry(
+                "The email or password is not correct.",
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+    };
+    let signed_in = SignedInUser {
+        user_id: user.id.to_string(),
+        email: user.email.clone(),
+        auth_time: state.now(),
+        amr: vec!["pwd".into()],
+        mfa_at: None,
+    };
+    let needs_second_factor = match has_totp(&state.store, &signed_in.user_id).await {
+        Ok(true) => true,
+        Ok(false) => match state.store.passkeys_of(&signed_in.user_id).await {
+            Ok(keys) => !keys.is_empty(),
+            Err(e) => return journey_error(e.into()),
+        },
+        Err(e) => return journey_error(e.into()),
+    };
+    if needs_second_factor {
+        // Half signed in: a new session id now (no fixation), the user only after the factor.
+        let pending = async {
+            js.0.cycle_id().await.map_err(OAuthError::server_error)?;
+            js.0.remove::<SignedInUser>(USER_KEY)
+                .await
+                .map_err(OAuthError::server_error)?;
+            js.0.insert(PENDING_KEY, &signed_in)
+                .await
+                .map_err(OAuthError::server_error)
+        }
+        .await;
+        return match pending {
+            Ok(()) => {
+                Redirect::to(&step_url(SECOND_FACTOR_PATH, form.journey.as_deref())).into_response()
+            }
+            Err(e) => journey_error(e),
+        };
+    }
+    complete_sign_in(
+        &state,
+        &js,
+        signed_in,
+        "password",
+        form.journey.as_deref(),
+        &caller,
+    )
+    .await
+}
+
+/// Finishes a sign-in: a new session id (no fixation), the user in the session, an audit
+/// event, then the journey's next step (or the account page outside a journey).
+pub(super) async fn complete_sign_in(
+    state: &AppState,
+    js: &JourneySession,
+    user: SignedInUser,
+    method: &str,
+    journey_id: Option<&str>,
+    caller: &Caller,
+) -> Response {
+    let stored = async {
+        js.0.cycle_id().await.map_err(OAuthError::server_error)?;
+        js.0.remove::<SignedInUser>(PENDING_KEY)
+            .await
+            .map_err(OAuthError::server_error)?;
+        js.set_user(&user).await?;
+        let event = AuditEvent::new(EventType::UserSignedIn, Outcome::Success, ActorKind::User)
+            .user(Some(user.user_id.clone()))
+            .with("method", method)
+            .with("amr", &user.amr)
+            .context(&caller.context);
+        state.audit.record(event).await?;
+        Ok::<(), OAuthError>(())
+    }
+    .await;
+    if let Err(e) = stored {
+        return journey_error(e);
+    }
+    continue_journey(state, js, user, journey_id, caller).await
+}
+
+/// Puts the (newly verified) user into the named journey and advances it; outside a journey,
+/// goes to the account page.
+pub(super) async fn continue_journey(
+    state: &AppState,
+    js: &JourneySession,
+    user: SignedInUser,
+    journey_id: Option<&str>,
+    caller: &Caller,
+) -> Response {
+    let Some(journey_id) = journey_id.filter(|j| !j.is_empty()) else {
+        return Redirect::to(ACCOUNT_PATH).into_response();
+    };
+    match js.journey(journey_id).await {
+        Ok(mut journey) => match journey.sign_in(user) {
+            Ok(()) => advance(state, js, journey, caller).await,
+            Err(e) => journey_error(e),
+        },
+        Err(e) => journey_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    session: Session,
+    caller: Caller,
+    Form(form): Form<SignOutForm>,
+) -> Response {
+    let js = JourneySession(session);
+    if let Err(e) = js.check_csrf(&form.csrf).await {
+        return journey_error(e);
+    }
+    if let Some(user) = super::signed_in_user(&js.0).await {
+        let event = AuditEvent::new(EventType::UserSignedOut, Outcome::Success, ActorKind::User)
+            .user(Some(user.user_id))
+            .context(&caller.context);
+        let _ = state.audit.record(event).await;
+    }
+    let _ = js.0.flush().await;
+    Redirect::to("/").into_response()
+}
