@@ -12,4 +12,11 @@ export MANDATE_BIND="127.0.0.1:${port}"
 export MANDATE_PUBLIC_URL="http://localhost:${port}"
 unset MANDATE_DATABASE_URL MANDATE_MASTER_KEY MANDATE_MASTER_KEY_FILE MANDATE_CONFIG
 MANDATE_DEMO_PASSWORD="${E2E_DEMO_PASSWORD:?}" "$MANDATE_BIN" seed demo >/dev/null
+# One person per journey test, so a second factor enrolled by one test never meets another.
+for who in totp stepup passkey revoke forged; do
+  tenants=(--tenant acme)
+  [[ "$who" == totp ]] && tenants+=(--tenant globex)
+  MANDATE_USER_PASSWORD="$E2E_DEMO_PASSWORD" "$MANDATE_BIN" user add \
+    --email "e2e-${who}@example.com" "${tenants[@]}" >/dev/null
+done
 exec "$MANDATE_BIN" serve

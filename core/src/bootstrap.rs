@@ -92,3 +92,50 @@ pub async fn ensure_first_admin(
         .await
         .map(Some)
 }
+
+/// Creates a person (not an admin) in the tenants named by slug, with `roles` in each.
+/// Returns the user and the password (the one given, or a random one to show once).
+pub async fn create_member(
+    store: &Store,
+    hasher: &PasswordHasherPool,
+    email: &str,
+    password: Option<String>,
+    tenant_slugs: &[String],
+    roles: &[String],
+    now: UnixMillis,
+) -> CoreResult<(User, String)> {
+    let email = normalize_email(email)
+        .ok_or_else(|| CoreError::Invalid(format!("{email:?} is not an email address")))?;
+    let mut tenants = Vec::with_capacity(tenant_slugs.len());
+    for slug in tenant_slugs {
+        let tenant = store.tenant_by_slug(slug).await?.ok_or_else(|| {
+            CoreError::Invalid(format!("there is no tenant with the slug {slug:?}"))
+        })?;
+        tenants.push(tenant);
+    }
+    let password = password.unwrap_or_else(|| random_token(12));
+    let hash = hasher.hash(password.clone()).await?;
+    let user = User {
+        id: UserId::generate(),
+        display_name: email.split('@').next().unwrap_or("user").to_owned(),
+        email,
+        must_change_password: false,
+        is_project_admin: false,
+        disabled: false,
+        created_at: now,
+    };
+    store.insert_user(&user, Some(&hash)).await?;
+    for tenant in tenants {
+        store
+            .add_membership(&crate::model::Membership {
+                tenant_id: tenant.id,
+                user_id: user.id.clone(),
+                roles: roles.to_vec(),
+                permissions: vec![],
+                is_tenant_admin: false,
+                created_at: now,
+            })
+            .await?;
+    }
+    Ok((user, password))
+}

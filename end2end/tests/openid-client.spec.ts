@@ -49,7 +49,7 @@ test("openid-client discovers, registers, runs code + PKCE, refreshes, introspec
   await page.goto(authorizeUrl.href);
   await page.getByLabel("Email").fill("demo@example.com");
   await page.getByLabel("Password").fill(DEMO_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByLabel(/Globex/).check();
   await page.getByRole("button", { name: "Continue" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toContainText("openid-client interop");

@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage people who approve agents.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Load sample data.
     Seed {
         #[command(subcommand)]
@@ -56,6 +61,24 @@ enum AdminCommand {
     Create {
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a person to one or more tenants; prints the password once when it is generated.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// A tenant slug; repeat for several tenants.
+        #[arg(long = "tenant", required = true)]
+        tenants: Vec<String>,
+        /// A role in those tenants (policies match `user.roles`); repeat for several.
+        #[arg(long = "role", default_value = "member")]
+        roles: Vec<String>,
+        /// The password; random (and printed once) if not given.
+        #[arg(long, env = "MANDATE_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
 }
 
@@ -119,6 +142,15 @@ pub fn run() -> ExitCode {
             Command::Keys {
                 command: KeysCommand::Rotate,
             } => rotate_keys(config).await,
+            Command::User {
+                command:
+                    UserCommand::Add {
+                        email,
+                        tenants,
+                        roles,
+                        password,
+                    },
+            } => user_add(config, &email, &tenants, &roles, password).await,
         }
     });
     match result {
@@ -178,6 +210,41 @@ async fn admin_create(config: Config, email: &str) -> Result<(), StartupError> {
             other => StartupError::Runtime(format!("cannot create the admin: {other}")),
         })?;
     print_new_admin("Admin created", &admin, &public_url);
+    store.close().await;
+    Ok(())
+}
+
+async fn user_add(
+    config: Config,
+    email: &str,
+    tenants: &[String],
+    roles: &[String],
+    password: Option<String>,
+) -> Result<(), StartupError> {
+    let (store, _, _, _) = startup::open_store(&config).await?;
+    let hasher = startup::password_hasher();
+    let generated = password.is_none();
+    let (user, password) = mandate_core::bootstrap::create_member(
+        &store,
+        &hasher,
+        email,
+        password,
+        tenants,
+        roles,
+        SystemClock.now_ms(),
+    )
+    .await
+    .map_err(|e| match e {
+        CoreError::AlreadyExists { .. } => {
+            StartupError::Runtime(format!("a user with the email {email} already exists"))
+        }
+        CoreError::Invalid(why) => StartupError::Runtime(why),
+        other => StartupError::Runtime(format!("cannot add the user: {other}")),
+    })?;
+    println!("User added: {} in {}", user.email, tenants.join(", "));
+    if generated {
+        println!("  password: {password}  (shown once)");
+    }
     store.close().await;
     Ok(())
 }

@@ -101,8 +101,9 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_SITE_ROOT",
     "MANDATE_CIMD_ALLOW_LOOPBACK",
     "MANDATE_CIMD_EXTRA_CA_FILE",
-    // read by `mandate seed demo` and the test suites, not by the server
+    // read by `mandate seed demo`, `mandate user add` and the test suites, not by the server
     "MANDATE_DEMO_PASSWORD",
+    "MANDATE_USER_PASSWORD",
     "MANDATE_TEST_POSTGRES_URL",
 ];
 

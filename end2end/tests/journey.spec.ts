@@ -1,0 +1,244 @@
+import { test, expect, type Page, type TestInfo } from "@playwright/test";
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import { DEMO_PASSWORD } from "../playwright.config";
+
+// The end-user journey through the real pages in Chromium: password + TOTP, tenant choice,
+// consent toggles, step-up with enrolment, passkeys on a virtual authenticator, connected
+// agents, and a forged consent POST. Each test has its own person (start-server.sh adds them).
+// Screenshots of each page land in the test's output folder.
+
+const CLIENT_ID = "demo-agent";
+const REDIRECT = "http://127.0.0.1:8978/callback";
+const RESOURCE = "http://localhost:4000/mcp";
+
+const b64url = (buf: Buffer) => buf.toString("base64url");
+
+function pkce() {
+  const verifier = b64url(randomBytes(32));
+  const challenge = b64url(createHash("sha256").update(verifier).digest());
+  return { verifier, challenge };
+}
+
+/** RFC 6238 with the authenticator app's parameters (SHA-1, 6 digits, 30 s). */
+function totp(base32: string, stepsAhead = 0): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/[\s=]/g, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + stepsAhead));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return code.toString().padStart(6, "0");
+}
+
+function claimsOf(jwt: string) {
+  return JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
+}
+
+async function shot(page: Page, testInfo: TestInfo, name: string) {
+  await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
+}
+
+/** Starts an authorization in the page; returns the PKCE verifier and a getter for the callback. */
+async function authorize(page: Page, scope: string, extra: Record<string, string> = {}) {
+  const { verifier, challenge } = pkce();
+  let callback: string | undefined;
+  await page.route("http://127.0.0.1:8978/**", async (route) => {
+    callback = route.request().url();
+    await route.fulfill({ status: 200, contentType: "text/plain", body: "done" });
+  });
+  const params = new URLSearchParams({
+    response_type: "code",
+    client_id: CLIENT_ID,
+    redirect_uri: REDIRECT,
+    scope,
+    state: "e2e-state",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    resource: RESOURCE,
+    ...extra,
+  });
+  await page.goto(`/s/demo-notes/authorize?${params}`);
+  return { verifier, callback: () => callback };
+}
+
+async function redeem(page: Page, callback: string, verifier: string) {
+  const code = new URL(callback).searchParams.get("code")!;
+  const response = await page.request.post("/s/demo-notes/token", {
+    form: { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: CLIENT_ID, code_verifier: verifier, resource: RESOURCE },
+  });
+  expect(response.status()).toBe(200);
+  return response.json();
+}
+
+async function signInWithPassword(page: Page, email: string) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(DEMO_PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+/** On the account page: sets up the authenticator app; returns its key. */
+async function enrolTotp(page: Page, testInfo: TestInfo): Promise<string> {
+  await page.getByRole("button", { name: "Set up authenticator app" }).click();
+  await expect(page.getByRole("img", { name: "QR code for your authenticator app" })).toBeVisible();
+  const key = (await page.getByTestId("totp-key").textContent())!;
+  await shot(page, testInfo, "totp-enrolment");
+  await page.getByLabel("Code", { exact: true }).fill(totp(key));
+  await page.getByRole("button", { name: "Turn on" }).click();
+  await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
+  return key;
+}
+
+test("(a) password + TOTP sign-in, tenant choice, one scope toggled off: the JWT has exactly the rest", async ({ page }, testInfo) => {
+  const email = "e2e-totp@example.com";
+  await page.goto("/sign-in");
+  await signInWithPassword(page, email);
+  await expect(page).toHaveURL(/\/account$/);
+  const key = await enrolTotp(page, testInfo);
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  const flow = await authorize(page, "notes.read notes.share");
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await shot(page, testInfo, "sign-in");
+  await signInWithPassword(page, email);
+  await expect(page.getByRole("heading", { name: "Confirm it is you" })).toBeVisible();
+  await shot(page, testInfo, "second-factor");
+  await page.getByLabel("Code from your authenticator app").fill(totp(key, 1));
+  await page.getByRole("button", { name: "Verify" }).first().click();
+
+  await expect(page.getByRole("heading", { name: "Choose an organization" })).toBeVisible();
+  await expect(page.getByText("Your role: member")).toHaveCount(2);
+  await shot(page, testInfo, "tenant");
+  await page.getByLabel(/Globex/).check();
+  await page.getByRole("button", { name: "Continue" }).click();
+
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Allow Demo Agent");
+  const share = page.getByRole("switch", { name: /Share notes/ });
+  await expect(share).toBeChecked();
+  await shot(page, testInfo, "consent");
+  await share.focus();
+  await page.keyboard.press("Space");
+  await expect(share).not.toBeChecked();
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect.poll(flow.callback).toBeTruthy();
+
+  const callback = new URL(flow.callback()!);
+  expect(callback.searchParams.get("state")).toBe("e2e-state");
+  const tokens = await redeem(page, callback.href, flow.verifier);
+  const claims = claimsOf(tokens.access_token);
+  expect(claims.scope).toBe("notes.read");
+  expect(claims.acr).toBe("aal2");
+  expect(claims.amr).toEqual(["pwd", "otp", "mfa"]);
+  const tenants = await page.request.get("/account");
+  expect(tenants.status()).toBe(200);
+  // The token names the chosen tenant: Globex is the second of the user's two.
+  const html = await (await page.request.get("/account")).text();
+  expect(html).toContain("Demo Agent</strong> on Demo Notes in Globex");
+  expect(claims.tenant).toMatch(/^[0-9a-f-]{36}$/);
+});
+
+test("(b) a sensitive scope leads to second-factor enrolment, then consent", async ({ page }, testInfo) => {
+  const flow = await authorize(page, "notes.read notes.write");
+  await signInWithPassword(page, "e2e-stepup@example.com");
+  await expect(page).toHaveURL(/\/account\?journey=/);
+  await expect(page.getByRole("status").first()).toContainText("needs a second factor");
+  await shot(page, testInfo, "step-up-enrol");
+  await enrolTotp(page, testInfo);
+  await page.getByRole("button", { name: "Continue to the application" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Allow Demo Agent");
+  const write = page.getByRole("switch", { name: /Write notes/ });
+  await expect(write).toBeChecked();
+  await expect(page.locator("li.scope", { hasText: "notes.write" }).locator(".badge.warn")).toHaveText("sensitive");
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect.poll(flow.callback).toBeTruthy();
+  const claims = claimsOf((await redeem(page, flow.callback()!, flow.verifier)).access_token);
+  expect(claims.scope).toBe("notes.read notes.write");
+  expect(claims.acr).toBe("aal2");
+});
+
+test("(c) passkey registration and sign-in with Chromium's virtual authenticator", async ({ page, context }, testInfo) => {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  const email = "e2e-passkey@example.com";
+  await page.goto("/sign-in");
+  await signInWithPassword(page, email);
+  await expect(page).toHaveURL(/\/account$/);
+  await page.getByLabel("Name for the new passkey").fill("Virtual key");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.getByTestId("passkeys")).toContainText("Virtual key");
+  await shot(page, testInfo, "passkey-registered");
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  // Sign in with the passkey alone (discoverable credential: no email typed).
+  const flow = await authorize(page, "notes.read notes.write");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  // A user-verified passkey is two factors: no step-up page before the sensitive scope.
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Allow Demo Agent");
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect.poll(flow.callback).toBeTruthy();
+  const claims = claimsOf((await redeem(page, flow.callback()!, flow.verifier)).access_token);
+  expect(claims.amr).toEqual(["hwk", "user", "mfa"]);
+  expect(claims.acr).toBe("aal2");
+
+  // With a password, the passkey is then the second factor.
+  const cookies = await context.cookies();
+  await context.clearCookies();
+  expect(cookies.length).toBeGreaterThan(0);
+  await page.goto("/sign-in");
+  await signInWithPassword(page, email);
+  await expect(page.getByRole("heading", { name: "Confirm it is you" })).toBeVisible();
+  await page.getByRole("button", { name: "Use a passkey" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByText(`Signed in as ${email}`)).toBeVisible();
+});
+
+test("(d) revoking a connected agent makes its refresh token fail", async ({ page }) => {
+  const flow = await authorize(page, "notes.read");
+  await signInWithPassword(page, "e2e-revoke@example.com");
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect.poll(flow.callback).toBeTruthy();
+  const tokens = await redeem(page, flow.callback()!, flow.verifier);
+  const refresh = () =>
+    page.request.post("/s/demo-notes/token", {
+      form: { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: CLIENT_ID },
+    });
+
+  await page.goto("/account");
+  const agents = page.getByTestId("connected-agents");
+  await expect(agents).toContainText("Demo Agent");
+  await expect(agents).toContainText("notes.read");
+  await agents.getByRole("button", { name: /Revoke/ }).click();
+  await expect(page.getByText("No agent can act for you yet.")).toBeVisible();
+  const response = await refresh();
+  expect(response.status()).toBe(400);
+  expect((await response.json()).error).toBe("invalid_grant");
+});
+
+test("(e) a forged consent POST is refused", async ({ page }) => {
+  const flow = await authorize(page, "notes.read");
+  await signInWithPassword(page, "e2e-forged@example.com");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Allow Demo Agent");
+  const journey = await page.locator("input[name=journey]").first().inputValue();
+  const csrf = await page.locator("input[name=csrf]").first().inputValue();
+
+  const post = (form: Record<string, string>) => page.request.post("/authorize/consent", { form, maxRedirects: 0 });
+  const noCsrf = await post({ journey, decision: "allow", scope: "notes.read" });
+  expect(noCsrf.status()).toBe(400);
+  const wrongCsrf = await post({ csrf: "forged", journey, decision: "allow", scope: "notes.read" });
+  expect(wrongCsrf.status()).toBe(400);
+  const otherJourney = await post({ csrf, journey: "someone-elses", decision: "allow", scope: "notes.read" });
+  expect(otherJourney.status()).toBe(400);
+  const notRequested = await post({ csrf, journey, decision: "allow", scope: "notes.share" });
+  expect(notRequested.status()).toBe(400);
+  expect(await notRequested.text()).toContain("not requested");
+  expect(flow.callback()).toBeUndefined();
+
+  // The real form still works afterwards.
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect.poll(flow.callback).toBeTruthy();
+});
