@@ -26,6 +26,33 @@ use crate::routes::passkeys;
 use crate::state::AppState;
 
 const TOTP_ISSUER: &str = "Mandate";
+/// Removing a second factor needs one verified this recently, so a borrowed session cannot
+/// strip the account's protection.
+const REMOVAL_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// `Err(page)` asking for a fresh second factor unless the session verified one recently.
+async fn require_fresh_factor(
+    state: &AppState,
+    user: &SignedInUser,
+    csrf: &str,
+    journey: Option<&str>,
+) -> Result<(), Response> {
+    if user
+        .mfa_at
+        .is_some_and(|at| state.now() - at <= REMOVAL_WINDOW_MS)
+    {
+        return Ok(());
+    }
+    let notice = Notice {
+        error: Some("To remove a second factor, confirm it is you again first (at /sign-in/verify), then remove it within 10 minutes."),
+        ..Notice::default()
+    };
+    Err(
+        render(state, user, csrf, journey, notice, StatusCode::FORBIDDEN)
+            .await
+            .unwrap_or_else(journey_error),
+    )
+}
 
 #[derive(Deserialize, Default)]
 pub struct AccountQuery {
@@ -550,10 +577,13 @@ pub async fn totp_remove(
     caller: Caller,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let (_, user, _) = match posted(&session, &form).await {
+    let (_, user, csrf) = match posted(&session, &form).await {
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Err(page) = require_fresh_factor(&state, &user, &csrf, form.journey.as_deref()).await {
+        return page;
+    }
     let result = async {
         state.store.delete_totp(&user.user_id).await?;
         audit(
@@ -616,10 +646,13 @@ pub async fn passkey_remove(
     caller: Caller,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let (_, user, _) = match posted(&session, &form).await {
+    let (_, user, csrf) = match posted(&session, &form).await {
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Err(page) = require_fresh_factor(&state, &user, &csrf, form.journey.as_deref()).await {
+        return page;
+    }
     let credential = form.credential.clone().unwrap_or_default();
     let result = async {
         if state

@@ -2,7 +2,7 @@
 //! enrolment, remembered consent, policies on the consent page, connected agents, sign-out.
 
 use crate::oauth_flow::{
-    authorize_url, demo_server, register_public, REDIRECT, RESOURCE, VERIFIER,
+    authorize_url, claims, demo_server, register_public, REDIRECT, RESOURCE, VERIFIER,
 };
 use crate::support::{browser, client, hidden_field, location, query_of, radio_value, TestServer};
 use mandate_core::policy::{Allow, Condition, Operator, Policy};
@@ -177,6 +177,8 @@ async fn totp_enrolment_then_sign_in_asks_for_a_code_that_works_once() {
         assert!(sign_in(&server, &first, None, &password)
             .await
             .ends_with("/account"));
+        let stale = browser();
+        sign_in(&server, &stale, None, &password).await;
         let (secret, html) = enrol_totp(&server, &first, None).await;
         let codes = recovery_codes(&html);
         assert_eq!(codes.len(), 10);
@@ -212,6 +214,25 @@ async fn totp_enrolment_then_sign_in_asks_for_a_code_that_works_once() {
         sign_in(&server, &fourth, None, &password).await;
         let res = verify(&server, &fourth, None, "recovery", &codes[0]).await;
         assert_eq!(res.status(), 401, "recovery codes are single-use");
+
+        // Removing the authenticator needs a recent second factor on this session.
+        let page = text(&stale, &server.url("/account")).await;
+        let remove = |b: &reqwest::Client, csrf: String| {
+            b.post(server.url("/account/totp/remove"))
+                .form(&[("csrf", csrf)])
+                .send()
+        };
+        let res = remove(&stale, hidden_field(&page, "csrf"))
+            .await
+            .expect("remove");
+        assert_eq!(res.status(), 403, "a session without a fresh second factor");
+        let page = text(&first, &server.url("/account")).await;
+        let res = remove(&first, hidden_field(&page, "csrf"))
+            .await
+            .expect("remove");
+        assert_eq!(res.status(), 303);
+        let page = text(&first, &server.url("/account")).await;
+        assert!(page.contains("Set up authenticator app"));
         server.stop().await;
     }
 }
@@ -301,17 +322,6 @@ async fn redeem(server: &TestServer, client_id: &str, back: &str) -> Value {
         .expect("token");
     assert_eq!(res.status(), 200);
     res.json().await.expect("json")
-}
-
-fn claims(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).expect("payload");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .expect("b64"),
-    )
-    .expect("json")
 }
 
 #[tokio::test]

@@ -174,7 +174,7 @@ async fn token(server: &TestServer, form: &[(&str, &str)]) -> reqwest::Response 
         .expect("token")
 }
 
-fn claims(jwt: &str) -> Value {
+pub fn claims(jwt: &str) -> Value {
     use base64::Engine;
     let payload = jwt.split('.').nth(1).expect("payload");
     serde_json::from_slice(
