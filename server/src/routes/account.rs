@@ -362,16 +362,40 @@ pub struct AccountForm {
     grant: Option<String>,
 }
 
-/// CSRF, then the signed-in user.
-async fn posted(
-    session: &Session,
-    form: &AccountForm,
-) -> Result<(JourneySession, SignedInUser, String), Response> {
-    let js = JourneySession(session.clone());
-    js.check_csrf(&form.csrf).await.map_err(journey_error)?;
-    let user = user_or_sign_in(session, form.journey.as_deref()).await?;
-    let csrf = js.ensure_csrf().await.map_err(journey_error)?;
-    Ok((js, user, csrf))
+/// A form posted from the account page: its CSRF token checked, then the signed-in user
+/// (a request without one is sent to sign in).
+pub struct AccountPost {
+    js: JourneySession,
+    user: SignedInUser,
+    /// The session's CSRF token, for the page rendered in answer.
+    csrf: String,
+    form: AccountForm,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for AccountPost {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session =
+            <Session as axum::extract::FromRequestParts<S>>::from_request_parts(&mut parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let request = axum::extract::Request::from_parts(parts, body);
+        let Form(form) = Form::<AccountForm>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let js = JourneySession(session.clone());
+        js.check_csrf(&form.csrf).await.map_err(journey_error)?;
+        let user = user_or_sign_in(&session, form.journey.as_deref()).await?;
+        let csrf = js.ensure_csrf().await.map_err(journey_error)?;
+        Ok(Self {
+            js,
+            user,
+            csrf,
+            form,
+        })
+    }
 }
 
 fn back(journey: Option<&str>) -> Response {
@@ -392,15 +416,10 @@ async fn audit(
     state.audit.record(event).await.map_err(Into::into)
 }
 
-pub async fn totp_start(
-    State(state): State<AppState>,
-    session: Session,
-    Form(form): Form<AccountForm>,
-) -> Response {
-    let (_, user, csrf) = match posted(&session, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn totp_start(State(state): State<AppState>, post: AccountPost) -> Response {
+    let AccountPost {
+        user, csrf, form, ..
+    } = post;
     let journey = form.journey.as_deref();
     let result = async {
         let enrolment = begin_totp(
@@ -427,14 +446,16 @@ pub async fn totp_start(
 
 pub async fn totp_confirm(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Form(form): Form<AccountForm>,
+    post: AccountPost,
 ) -> Response {
-    let (js, user, csrf) = match posted(&session, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let AccountPost {
+        js,
+        user,
+        csrf,
+        form,
+        ..
+    } = post;
     let journey = form.journey.as_deref();
     if let Err(wait) =
         crate::middleware::rate_limit::check(&state.limits.second_factor, user.user_id.clone())
@@ -560,27 +581,21 @@ async fn with_continue(response: Response, csrf: &str, journey: &str) -> Respons
 /// Back to the journey after enrolling a second factor.
 pub async fn continue_journey(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Form(form): Form<AccountForm>,
+    post: AccountPost,
 ) -> Response {
-    let (js, user, _) = match posted(&session, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let AccountPost { js, user, form, .. } = post;
     crate::routes::oauth::journey::resume(&state, &js, user, form.journey.as_deref(), &caller).await
 }
 
 pub async fn totp_remove(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Form(form): Form<AccountForm>,
+    post: AccountPost,
 ) -> Response {
-    let (_, user, csrf) = match posted(&session, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let AccountPost {
+        user, csrf, form, ..
+    } = post;
     if let Err(page) = require_fresh_factor(&state, &user, &csrf, form.journey.as_deref()).await {
         return page;
     }
@@ -604,14 +619,12 @@ pub async fn totp_remove(
 
 pub async fn recovery_codes(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Form(form): Form<AccountForm>,
+    post: AccountPost,
 ) -> Response {
-    let (_, user, csrf) = match posted(&session, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let AccountPost {
+        user, csrf, form, ..
+    } = post;
     let result = async {
         let codes = new_recovery_codes(&state.store, &user.user_id, state.now()).await?;
         audit(
@@ -642,14 +655,12 @@ pub async fn recovery_codes(
 
 pub async fn passkey_remove(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Form(form): Form<AccountForm>,
+    post: AccountPost,
 ) -> Response {
-    let (_, user, csrf) = match posted(&session, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let AccountPost {
+        user, csrf, form, ..
+    } = post;
     if let Err(page) = require_fresh_factor(&state, &user, &csrf, form.journey.as_deref()).await {
         return page;
     }
@@ -680,14 +691,10 @@ pub async fn passkey_remove(
 
 pub async fn revoke_agent(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Form(form): Form<AccountForm>,
+    post: AccountPost,
 ) -> Response {
-    let (_, user, _) = match posted(&session, &form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let AccountPost { user, form, .. } = post;
     let grant_id = form.grant.clone().unwrap_or_default();
     let result = async {
         let Some(grant) = state
