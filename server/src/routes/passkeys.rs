@@ -122,24 +122,54 @@ pub struct CeremonyRequest {
     credential: Option<Value>,
 }
 
-async fn checked(
-    state: &AppState,
-    session: &Session,
-    body: &CeremonyRequest,
-) -> Result<(JourneySession, Arc<Webauthn>), Response> {
-    let js = JourneySession(session.clone());
-    if js.check_csrf(&body.csrf).await.is_err() {
-        return Err(failure(
-            StatusCode::FORBIDDEN,
-            "This page has expired. Reload it and try again.",
-        ));
-    }
-    match &state.webauthn {
-        Some(rp) => Ok((js, rp.clone())),
-        None => Err(failure(
-            StatusCode::NOT_FOUND,
-            "Passkeys need Mandate to be served from a domain name, not an IP address.",
-        )),
+/// One request of a ceremony: its CSRF token checked, and the relying party (passkeys need a
+/// domain). Rejections are the JSON errors the script shows.
+pub struct Ceremony {
+    js: JourneySession,
+    rp: Arc<Webauthn>,
+    body: CeremonyRequest,
+}
+
+impl axum::extract::FromRequest<AppState> for Ceremony {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session = <Session as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, state,
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        let request = axum::extract::Request::from_parts(parts, body);
+        let Json(body) = Json::<CeremonyRequest>::from_request(request, state)
+            .await
+            .map_err(|_| {
+                failure(
+                    StatusCode::BAD_REQUEST,
+                    "The passkey request was malformed.",
+                )
+            })?;
+        let js = JourneySession(session);
+        if js.check_csrf(&body.csrf).await.is_err() {
+            return Err(failure(
+                StatusCode::FORBIDDEN,
+                "This page has expired. Reload it and try again.",
+            ));
+        }
+        match &state.webauthn {
+            Some(rp) => Ok(Self {
+                js,
+                rp: rp.clone(),
+                body,
+            }),
+            None => Err(failure(
+                StatusCode::NOT_FOUND,
+                "Passkeys need Mandate to be served from a domain name, not an IP address.",
+            )),
+        }
     }
 }
 
@@ -183,15 +213,8 @@ fn server_error() -> Response {
     )
 }
 
-pub async fn register_start(
-    State(state): State<AppState>,
-    session: Session,
-    Json(body): Json<CeremonyRequest>,
-) -> Response {
-    let (js, rp) = match checked(&state, &session, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn register_start(State(state): State<AppState>, ceremony: Ceremony) -> Response {
+    let Ceremony { js, rp, .. } = ceremony;
     let Some(user) = signed_in_user(&js.0).await else {
         return failure(StatusCode::UNAUTHORIZED, "Sign in first.");
     };
@@ -228,14 +251,10 @@ pub async fn register_start(
 
 pub async fn register_finish(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Json(body): Json<CeremonyRequest>,
+    ceremony: Ceremony,
 ) -> Response {
-    let (js, rp) = match checked(&state, &session, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let Ceremony { js, rp, body } = ceremony;
     let Some(user) = signed_in_user(&js.0).await else {
         return failure(StatusCode::UNAUTHORIZED, "Sign in first.");
     };
@@ -314,15 +333,8 @@ pub async fn register_finish(
     }
 }
 
-pub async fn sign_in_start(
-    State(state): State<AppState>,
-    session: Session,
-    Json(body): Json<CeremonyRequest>,
-) -> Response {
-    let (js, rp) = match checked(&state, &session, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn sign_in_start(ceremony: Ceremony) -> Response {
+    let Ceremony { js, rp, .. } = ceremony;
     let Ok((options, authentication)) = rp.start_discoverable_authentication() else {
         return server_error();
     };
@@ -339,14 +351,10 @@ pub async fn sign_in_start(
 
 pub async fn sign_in_finish(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Json(body): Json<CeremonyRequest>,
+    ceremony: Ceremony,
 ) -> Response {
-    let (js, rp) = match checked(&state, &session, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let Ceremony { js, rp, body } = ceremony;
     let Ok(Some(authentication)) =
         js.0.remove::<DiscoverableAuthentication>(DISCOVERABLE_KEY)
             .await
@@ -423,15 +431,8 @@ pub async fn sign_in_finish(
     )
 }
 
-pub async fn verify_start(
-    State(state): State<AppState>,
-    session: Session,
-    Json(body): Json<CeremonyRequest>,
-) -> Response {
-    let (js, rp) = match checked(&state, &session, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn verify_start(State(state): State<AppState>, ceremony: Ceremony) -> Response {
+    let Ceremony { js, rp, .. } = ceremony;
     let Some((user, _)) = verifying_user(&js.0).await else {
         return failure(StatusCode::UNAUTHORIZED, "Sign in first.");
     };
@@ -458,14 +459,10 @@ pub async fn verify_start(
 
 pub async fn verify_finish(
     State(state): State<AppState>,
-    session: Session,
     caller: Caller,
-    Json(body): Json<CeremonyRequest>,
+    ceremony: Ceremony,
 ) -> Response {
-    let (js, rp) = match checked(&state, &session, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let Ceremony { js, rp, body } = ceremony;
     let Some((user, pending)) = verifying_user(&js.0).await else {
         return failure(StatusCode::UNAUTHORIZED, "Sign in first.");
     };
