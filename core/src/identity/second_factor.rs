@@ -65,6 +65,11 @@ pub async fn has_totp(store: &Store, user_id: &str) -> CoreResult<bool> {
         .is_some_and(|c| c.confirmed_at.is_some()))
 }
 
+/// Whether the user has a confirmed second factor: an authenticator app or a passkey.
+pub async fn has_second_factor(store: &Store, user_id: &str) -> CoreResult<bool> {
+    Ok(has_totp(store, user_id).await? || !store.passkeys_of(user_id).await?.is_empty())
+}
+
 /// Checks a TOTP code. `confirming`: the enrolment's first code (a pending credential is
 /// accepted and becomes confirmed); otherwise only a confirmed credential counts.
 pub async fn verify_totp(

@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::Store;
+use super::{ResultExt, Store};
 use crate::clock::UnixMillis;
 use crate::error::CoreResult;
 use crate::secret::SecretHash;
@@ -156,14 +156,7 @@ impl Store {
         .bind(passkey.last_used_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                crate::CoreError::AlreadyExists {
-                    what: "this passkey",
-                }
-            }
-            _ => e.into(),
-        })?;
+        .on_unique("this passkey")?;
         Ok(())
     }
 

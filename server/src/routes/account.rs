@@ -20,7 +20,7 @@ use tower_sessions::Session;
 use crate::pages::{escape, page};
 use crate::request_context::Caller;
 use crate::routes::oauth::journey::{
-    journey_error, signed_in_user, step_url, JourneySession, ACCOUNT_PATH, SIGN_IN_PATH,
+    hidden, journey_error, signed_in_user, step_url, JourneySession, ACCOUNT_PATH, SIGN_IN_PATH,
 };
 use crate::routes::passkeys;
 use crate::state::AppState;
@@ -57,13 +57,6 @@ async fn require_fresh_factor(
 #[derive(Deserialize, Default)]
 pub struct AccountQuery {
     journey: Option<String>,
-}
-
-fn hidden(name: &str, value: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-        escape(value)
-    )
 }
 
 /// A small form with one button that posts `action` (plus CSRF, journey and extra fields).
@@ -585,7 +578,14 @@ pub async fn continue_journey(
     post: AccountPost,
 ) -> Response {
     let AccountPost { js, user, form, .. } = post;
-    crate::routes::oauth::journey::resume(&state, &js, user, form.journey.as_deref(), &caller).await
+    crate::routes::oauth::journey::continue_journey(
+        &state,
+        &js,
+        user,
+        form.journey.as_deref(),
+        &caller,
+    )
+    .await
 }
 
 pub async fn totp_remove(

@@ -26,8 +26,7 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 use crate::pages::escape;
 use crate::request_context::Caller;
 use crate::routes::oauth::journey::{
-    complete_passkey_sign_in, factor_verified, signed_in_user, verifying_user, JourneySession,
-    ACCOUNT_PATH,
+    complete_sign_in, factor_verified, signed_in_user, verifying_user, JourneySession, ACCOUNT_PATH,
 };
 use crate::state::AppState;
 
@@ -427,7 +426,15 @@ pub async fn sign_in_finish(
     // A user-verified passkey is two factors in one (possession + PIN or biometric).
     signed_in.add_second_factor("hwk", now);
     as_json(
-        complete_passkey_sign_in(&state, &js, signed_in, body.journey.as_deref(), &caller).await,
+        complete_sign_in(
+            &state,
+            &js,
+            signed_in,
+            "passkey",
+            body.journey.as_deref(),
+            &caller,
+        )
+        .await,
     )
 }
 

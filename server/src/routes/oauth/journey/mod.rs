@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::crypto::random_token;
-use mandate_core::identity::second_factor::has_totp;
+use mandate_core::identity::second_factor::has_second_factor;
 use mandate_core::ids::{AgentId, McpServerId, UserId};
 use mandate_core::journey::{Facts, Journey, SignedInUser, Step, TenantOption};
 use mandate_core::oauth::scope::ScopeSet;
@@ -30,30 +30,9 @@ pub use consent::{consent, consent_page};
 pub use second_factor::{
     factor_verified, second_factor, second_factor_page, verifying_user, SECOND_FACTOR_PATH,
 };
-pub use sign_in::{sign_in, sign_in_page, sign_out, SIGN_IN_PATH};
-
-/// Completes a passkey sign-in (the passkey routes' entry into the journey).
-pub async fn complete_passkey_sign_in(
-    state: &AppState,
-    js: &JourneySession,
-    user: SignedInUser,
-    journey_id: Option<&str>,
-    caller: &Caller,
-) -> Response {
-    sign_in::complete_sign_in(state, js, user, "passkey", journey_id, caller).await
-}
-
-/// Continues the named journey with the session's (updated) user; the account page uses it
-/// after enrolling a second factor.
-pub async fn resume(
-    state: &AppState,
-    js: &JourneySession,
-    user: SignedInUser,
-    journey_id: Option<&str>,
-    caller: &Caller,
-) -> Response {
-    sign_in::continue_journey(state, js, user, journey_id, caller).await
-}
+pub use sign_in::{
+    complete_sign_in, continue_journey, sign_in, sign_in_page, sign_out, SIGN_IN_PATH,
+};
 pub use tenant::{choose_tenant, tenant_page};
 
 use crate::error::log_internal;
@@ -261,8 +240,7 @@ async fn facts(state: &AppState, journey: &Journey) -> Result<(Facts, Evaluation
             .map(|g| ScopeSet::from_tokens(g.granted_scopes)),
         None => None,
     };
-    let has_second_factor = has_totp(&state.store, &user.user_id).await?
-        || !state.store.passkeys_of(&user.user_id).await?.is_empty();
+    let has_second_factor = has_second_factor(&state.store, &user.user_id).await?;
     Ok((
         Facts {
             tenants,

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::crypto::random_token;
-use mandate_core::identity::second_factor::has_totp;
+use mandate_core::identity::second_factor::has_second_factor;
 use mandate_core::journey::SignedInUser;
 use mandate_core::model::user::normalize_email;
 use mandate_core::oauth::OAuthError;
@@ -154,12 +154,8 @@ pub async fn sign_in(
         amr: vec!["pwd".into()],
         mfa_at: None,
     };
-    let needs_second_factor = match has_totp(&state.store, &signed_in.user_id).await {
-        Ok(true) => true,
-        Ok(false) => match state.store.passkeys_of(&signed_in.user_id).await {
-            Ok(keys) => !keys.is_empty(),
-            Err(e) => return journey_error(e.into()),
-        },
+    let needs_second_factor = match has_second_factor(&state.store, &signed_in.user_id).await {
+        Ok(has) => has,
         Err(e) => return journey_error(e.into()),
     };
     if needs_second_factor {
@@ -194,7 +190,7 @@ pub async fn sign_in(
 
 /// Finishes a sign-in: a new session id (no fixation), the user in the session, an audit
 /// event, then the journey's next step (or the account page outside a journey).
-pub(super) async fn complete_sign_in(
+pub async fn complete_sign_in(
     state: &AppState,
     js: &JourneySession,
     user: SignedInUser,
@@ -225,7 +221,7 @@ pub(super) async fn complete_sign_in(
 
 /// Puts the (newly verified) user into the named journey and advances it; outside a journey,
 /// goes to the account page.
-pub(super) async fn continue_journey(
+pub async fn continue_journey(
     state: &AppState,
     js: &JourneySession,
     user: SignedInUser,
