@@ -110,6 +110,9 @@ struct Notice<'a> {
     info: Option<&'a str>,
     recovery_codes: Option<&'a [String]>,
     enrolment: Option<&'a Enrolment>,
+    /// A second factor was just set up in a journey: offer the way back to it, just above the
+    /// new recovery codes.
+    offer_continue: bool,
 }
 
 async fn render(
@@ -199,6 +202,17 @@ async fn render(
         ));
     }
     body.push_str("</section>");
+
+    if let (true, Some(j)) = (notice.offer_continue, journey) {
+        body.push_str(&action_form(
+            "/account/continue",
+            csrf,
+            Some(j),
+            "",
+            "Continue to the application",
+            "",
+        ));
+    }
 
     // Recovery codes.
     body.push_str("<section aria-labelledby=\"rec-h\"><h2 id=\"rec-h\">Recovery codes</h2>");
@@ -537,38 +551,12 @@ pub async fn totp_confirm(
     let notice = Notice {
         info: Some(info),
         recovery_codes: Some(&codes),
+        offer_continue: true,
         ..Notice::default()
     };
-    match render(&state, &user, &csrf, journey, notice, StatusCode::OK).await {
-        Ok(page_response) => match journey {
-            Some(j) => with_continue(page_response, &csrf, j).await,
-            None => page_response,
-        },
-        Err(e) => journey_error(e),
-    }
-}
-
-/// Adds a "Continue to the application" form to a rendered account page.
-async fn with_continue(response: Response, csrf: &str, journey: &str) -> Response {
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
-        return journey_error(OAuthError::server_error("page too large"));
-    };
-    let html = String::from_utf8_lossy(&bytes);
-    let button = action_form(
-        "/account/continue",
-        csrf,
-        Some(journey),
-        "",
-        "Continue to the application",
-        "",
-    );
-    let html = html.replacen(
-        "<section aria-labelledby=\"rec-h\">",
-        &format!("{button}<section aria-labelledby=\"rec-h\">"),
-        1,
-    );
-    Response::from_parts(parts, axum::body::Body::from(html))
+    render(&state, &user, &csrf, journey, notice, StatusCode::OK)
+        .await
+        .unwrap_or_else(journey_error)
 }
 
 /// Back to the journey after enrolling a second factor.
