@@ -9,14 +9,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
-use mandate_core::ids::{AgentId, McpServerId};
+use mandate_core::ids::McpServerId;
 use mandate_core::journey::{approved_scopes, Facts, Journey, Step};
 use mandate_core::model::{Grant, TrustLevel};
 use mandate_core::oauth::scope::ScopeSet;
 use mandate_core::oauth::{response, ErrorCode, OAuthError};
 use tower_sessions::Session;
 
-use super::{answered, current, hidden, issue_code, journey_error, JourneyQuery};
+use super::{answered, current, hidden, issue_code, journey_error, Decision, JourneyQuery};
 use crate::pages::{escape, page};
 use crate::request_context::Caller;
 use crate::state::AppState;
@@ -35,12 +35,8 @@ pub async fn consent_page(
     session: Session,
     Query(q): Query<JourneyQuery>,
 ) -> Response {
-    let (_, journey, facts, _, csrf) = match current(&state, &session, q.journey.as_deref()).await {
-        Ok(v) => v,
-        Err(e) => return journey_error(e),
-    };
-    match render_consent(&state, &journey, &facts, &csrf).await {
-        Ok(r) => r,
+    match current(&state, &session, q.journey.as_deref()).await {
+        Ok((_, journey, decision, csrf)) => render_consent(&journey, &decision, &csrf),
         Err(e) => journey_error(e),
     }
 }
@@ -98,24 +94,14 @@ fn scope_row(
     )
 }
 
-async fn render_consent(
-    state: &AppState,
-    journey: &Journey,
-    facts: &Facts,
-    csrf: &str,
-) -> Result<Response, OAuthError> {
-    let agent = state
-        .store
-        .agent(&AgentId::from_string(&journey.request.client_id))
-        .await?
-        .ok_or_else(|| OAuthError::invalid_request("the application no longer exists"))?;
-    let server_id = McpServerId::from_string(&journey.request.mcp_server_id);
-    let server = state
-        .store
-        .mcp_server(&server_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_request("the MCP server no longer exists"))?;
-    let scopes = state.store.scopes_of(&server_id).await?;
+fn render_consent(journey: &Journey, decision: &Decision, csrf: &str) -> Response {
+    let Decision {
+        facts,
+        agent,
+        server,
+        scopes,
+        ..
+    } = decision;
     let tenant = facts
         .tenants
         .iter()
@@ -170,7 +156,7 @@ async fn render_consent(
     } else {
         "<p role=\"alert\" class=\"error\">Nothing this application asks for can be granted to you here.</p>"
     };
-    Ok(page(
+    page(
         StatusCode::OK,
         "Allow access",
         &format!(
@@ -193,7 +179,7 @@ async fn render_consent(
             csrf = hidden("csrf", csrf),
             jid = hidden("journey", &journey.id),
         ),
-    ))
+    )
 }
 
 pub async fn consent(
@@ -215,16 +201,13 @@ pub async fn consent(
         field("journey"),
     )
     .await;
-    let (js, mut journey, facts, evaluation) = match answer {
+    let (js, mut journey, decision) = match answer {
         Ok(v) => v,
         Err(e) => return journey_error(e),
     };
     // Only a journey whose next step is consent may be answered: a forged POST cannot skip
     // sign-in, the tenant choice or step-up.
-    if !matches!(
-        journey.next(&facts, state.now()),
-        Step::Consent { .. } | Step::IssueCode { .. }
-    ) {
+    if !matches!(decision.step, Step::Consent { .. } | Step::IssueCode { .. }) {
         return journey_error(OAuthError::invalid_request(
             "this request is not waiting for consent",
         ));
@@ -257,10 +240,7 @@ pub async fn consent(
             Err(e) => journey_error(e),
         };
     }
-    let scopes = match state.store.scopes_of(&server_id).await {
-        Ok(s) => s,
-        Err(e) => return journey_error(e.into()),
-    };
+    let facts = &decision.facts;
     let approved = ScopeSet::from_tokens(
         pairs
             .iter()
@@ -268,7 +248,8 @@ pub async fn consent(
             .map(|(_, v)| v.clone()),
     );
     let mandatory = ScopeSet::from_tokens(
-        scopes
+        decision
+            .scopes
             .iter()
             .filter(|s| s.mandatory)
             .map(|s| s.name.clone()),
@@ -285,21 +266,11 @@ pub async fn consent(
     };
     // What the grant keeps: earlier grants stay, except what was toggled off this time.
     let toggled_off = facts.allowed(&requested).missing_from(&granted);
-    let previous = state
-        .store
-        .active_grant(
-            &user_id,
-            &journey.request.client_id,
-            &tenant_id,
-            server_id.as_str(),
-        )
-        .await;
-    let previous = match previous {
-        Ok(p) => p
-            .map(|g| ScopeSet::from_tokens(g.granted_scopes))
-            .unwrap_or_default(),
-        Err(e) => return journey_error(e.into()),
-    };
+    let previous = decision
+        .grant
+        .as_ref()
+        .map(|g| ScopeSet::from_tokens(g.granted_scopes.iter().cloned()))
+        .unwrap_or_default();
     let kept = previous.union(&granted).missing_from(&toggled_off);
     let now = state.now();
     let grant = Grant {
@@ -328,7 +299,7 @@ pub async fn consent(
             Some(requested.to_scope_string()),
             Some(granted.to_scope_string()),
         )
-        .policies(&evaluation.matched)
+        .policies(&decision.evaluation.matched)
         .with("rejected", toggled_off.to_vec())
         .with("remembered", grant.remembered)
         .with("grant", &grant_id)
@@ -341,7 +312,7 @@ pub async fn consent(
         &js,
         journey,
         &granted,
-        &evaluation,
+        &decision,
         Some(grant_id),
         &caller,
     )

@@ -17,9 +17,10 @@ use mandate_core::crypto::random_token;
 use mandate_core::identity::second_factor::has_second_factor;
 use mandate_core::ids::{AgentId, McpServerId, UserId};
 use mandate_core::journey::{Facts, Journey, SignedInUser, Step, TenantOption};
+use mandate_core::model::{Agent, Grant, McpServer, Membership, Scope, Tenant};
 use mandate_core::oauth::scope::ScopeSet;
 use mandate_core::oauth::{response, ErrorCode, OAuthError};
-use mandate_core::policy::{evaluate, Evaluation, Subject};
+use mandate_core::policy::{evaluate, Evaluation, Policy, Subject};
 use mandate_core::secret::{Secret, SecretKind};
 use mandate_core::store::tokens::{CodeRecord, TokenFamily};
 use serde::Deserialize;
@@ -124,64 +125,33 @@ pub(crate) fn journey_error(e: OAuthError) -> Response {
     error_page(status, "This request cannot continue", &e.description)
 }
 
-/// The person, the agent and the claims the policies look at, in the journey's tenant.
-async fn policy_evaluation(
-    state: &AppState,
-    journey: &Journey,
-    tenants: &[TenantOption],
-    permissions: Vec<String>,
-) -> Result<Evaluation, OAuthError> {
-    let requested = journey.request.scope_set();
-    let Some(tenant_id) = &journey.tenant_id else {
-        return Ok(Evaluation {
-            allowed: requested,
-            ..Evaluation::default()
-        });
-    };
-    let agent = state
-        .store
-        .agent(&AgentId::from_string(&journey.request.client_id))
-        .await?
-        .ok_or_else(|| OAuthError::invalid_request("the application no longer exists"))?;
-    let roles = tenants
-        .iter()
-        .find(|t| &t.id == tenant_id)
-        .map(|t| t.roles.clone())
-        .unwrap_or_default();
-    let user_id = journey
-        .user
-        .as_ref()
-        .map(|u| u.user_id.clone())
-        .unwrap_or_default();
-    let subject = Subject {
-        user_roles: roles,
-        user_tenant_ids: tenants.iter().map(|t| t.id.clone()).collect(),
-        user_permissions: permissions,
-        jwt_claims: [
-            ("tenant", tenant_id.clone()),
-            ("sub", user_id),
-            ("client_id", journey.request.client_id.clone()),
-            ("aud", journey.request.resource.clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), vec![v]))
-        .collect(),
-        client_tags: agent.tags,
-        client_name: agent.name,
-        client_trust_level: agent.trust_level.as_str().to_owned(),
-    };
-    let policies = state.store.policies().await?;
-    Ok(evaluate(
-        &policies,
-        &subject,
-        &journey.request.mcp_server_id,
-        &requested,
-    ))
+/// What one decision of the journey read from the store, kept for the page or the answer that
+/// follows so it does not read the same rows again.
+pub(super) struct Decision {
+    pub step: Step,
+    pub facts: Facts,
+    pub evaluation: Evaluation,
+    pub server: McpServer,
+    pub scopes: Vec<Scope>,
+    pub agent: Agent,
+    /// The live consent record for the journey's user, agent, tenant and server, remembered
+    /// or not.
+    pub grant: Option<Grant>,
 }
 
-/// What the journey needs from the store to decide its next step, and the policy evaluation
-/// behind `facts.denied` (for the audit trail).
-async fn facts(state: &AppState, journey: &Journey) -> Result<(Facts, Evaluation), OAuthError> {
+/// The rows a decision needs whichever tenant is chosen.
+struct Loaded {
+    server: McpServer,
+    scopes: Vec<Scope>,
+    agent: Agent,
+    /// The signed-in user's memberships (empty before sign-in).
+    memberships: Vec<(Membership, Tenant)>,
+    /// Read only once someone is signed in.
+    policies: Vec<Policy>,
+    has_second_factor: bool,
+}
+
+async fn load(state: &AppState, journey: &Journey) -> Result<Loaded, OAuthError> {
     let server_id = McpServerId::from_string(&journey.request.mcp_server_id);
     let server = state
         .store
@@ -189,85 +159,149 @@ async fn facts(state: &AppState, journey: &Journey) -> Result<(Facts, Evaluation
         .await?
         .ok_or_else(|| OAuthError::invalid_request("the MCP server no longer exists"))?;
     let scopes = state.store.scopes_of(&server_id).await?;
+    let agent = state
+        .store
+        .agent(&AgentId::from_string(&journey.request.client_id))
+        .await?
+        .ok_or_else(|| OAuthError::invalid_request("the application no longer exists"))?;
+    let (memberships, policies, has_second_factor) = match &journey.user {
+        Some(user) => (
+            state
+                .store
+                .memberships_of(&UserId::from_string(&user.user_id))
+                .await?,
+            state.store.policies().await?,
+            has_second_factor(&state.store, &user.user_id).await?,
+        ),
+        None => (Vec::new(), Vec::new(), false),
+    };
+    Ok(Loaded {
+        server,
+        scopes,
+        agent,
+        memberships,
+        policies,
+        has_second_factor,
+    })
+}
+
+/// The live grant for the journey's user, agent, chosen tenant and server.
+async fn live_grant(state: &AppState, journey: &Journey) -> Result<Option<Grant>, OAuthError> {
+    let (Some(user), Some(tenant)) = (&journey.user, &journey.tenant_id) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .active_grant(
+            &user.user_id,
+            &journey.request.client_id,
+            tenant,
+            &journey.request.mcp_server_id,
+        )
+        .await?)
+}
+
+/// The person (in the journey's tenant), the agent and the claims the policies look at.
+fn policy_evaluation(journey: &Journey, loaded: &Loaded) -> Evaluation {
     let requested = journey.request.scope_set();
+    let (Some(user), Some(tenant_id)) = (&journey.user, &journey.tenant_id) else {
+        return Evaluation {
+            allowed: requested,
+            ..Evaluation::default()
+        };
+    };
+    let membership = loaded
+        .memberships
+        .iter()
+        .map(|(m, _)| m)
+        .find(|m| m.tenant_id.as_str() == tenant_id);
+    let subject = Subject {
+        user_roles: membership.map(|m| m.roles.clone()).unwrap_or_default(),
+        user_tenant_ids: loaded
+            .memberships
+            .iter()
+            .map(|(m, _)| m.tenant_id.to_string())
+            .collect(),
+        user_permissions: membership
+            .map(|m| m.permissions.clone())
+            .unwrap_or_default(),
+        jwt_claims: [
+            ("tenant", tenant_id.clone()),
+            ("sub", user.user_id.clone()),
+            ("client_id", journey.request.client_id.clone()),
+            ("aud", journey.request.resource.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), vec![v]))
+        .collect(),
+        client_tags: loaded.agent.tags.clone(),
+        client_name: loaded.agent.name.clone(),
+        client_trust_level: loaded.agent.trust_level.as_str().to_owned(),
+    };
+    evaluate(
+        &loaded.policies,
+        &subject,
+        &journey.request.mcp_server_id,
+        &requested,
+    )
+}
+
+/// What the journey needs to decide its next step, and the policy evaluation behind
+/// `facts.denied` (for the audit trail).
+fn facts(journey: &Journey, loaded: &Loaded, grant: Option<&Grant>) -> (Facts, Evaluation) {
     let sensitive = ScopeSet::from_tokens(
-        scopes
+        loaded
+            .scopes
             .iter()
             .filter(|s| s.sensitive)
             .map(|s| s.name.clone()),
     );
-    let Some(user) = &journey.user else {
-        return Ok((
-            Facts {
-                sensitive_requested: requested.intersect(&sensitive),
-                step_up_window_ms: server.step_up_window_secs * 1000,
-                ..Facts::default()
-            },
-            Evaluation::default(),
-        ));
-    };
-    let memberships = state
-        .store
-        .memberships_of(&UserId::from_string(&user.user_id))
-        .await?;
-    let permissions = memberships
-        .iter()
-        .find(|(m, _)| Some(m.tenant_id.as_str()) == journey.tenant_id.as_deref())
-        .map(|(m, _)| m.permissions.clone())
-        .unwrap_or_default();
-    let tenants: Vec<TenantOption> = memberships
-        .into_iter()
-        .map(|(m, t)| TenantOption {
-            id: t.id.to_string(),
-            slug: t.slug,
-            name: t.name,
-            email_domains: t.email_domains,
-            roles: m.roles,
-        })
-        .collect();
-    let evaluation = policy_evaluation(state, journey, &tenants, permissions).await?;
-    let remembered = match &journey.tenant_id {
-        Some(tenant) => state
-            .store
-            .active_grant(
-                &user.user_id,
-                &journey.request.client_id,
-                tenant,
-                &journey.request.mcp_server_id,
-            )
-            .await?
+    let evaluation = policy_evaluation(journey, loaded);
+    let facts = Facts {
+        tenants: loaded
+            .memberships
+            .iter()
+            .map(|(m, t)| TenantOption {
+                id: t.id.to_string(),
+                slug: t.slug.clone(),
+                name: t.name.clone(),
+                email_domains: t.email_domains.clone(),
+                roles: m.roles.clone(),
+            })
+            .collect(),
+        sensitive_requested: journey.request.scope_set().intersect(&sensitive),
+        step_up_window_ms: loaded.server.step_up_window_secs * 1000,
+        remembered: grant
             .filter(|g| g.remembered)
-            .map(|g| ScopeSet::from_tokens(g.granted_scopes)),
-        None => None,
+            .map(|g| ScopeSet::from_tokens(g.granted_scopes.iter().cloned())),
+        denied: evaluation.denied.clone(),
+        has_second_factor: loaded.has_second_factor,
     };
-    let has_second_factor = has_second_factor(&state.store, &user.user_id).await?;
-    Ok((
-        Facts {
-            tenants,
-            sensitive_requested: requested.intersect(&sensitive),
-            step_up_window_ms: server.step_up_window_secs * 1000,
-            remembered,
-            denied: evaluation.denied.clone(),
-            has_second_factor,
-        },
-        evaluation,
-    ))
+    (facts, evaluation)
 }
 
-/// Decides the next step. Called twice when the first call pre-selects the tenant, because the
-/// policies and the remembered grant depend on the tenant.
-async fn decide(
-    state: &AppState,
-    journey: &mut Journey,
-) -> Result<(Step, Facts, Evaluation), OAuthError> {
+/// Decides the next step. When the decision pre-selects the tenant, the policies and the
+/// remembered grant (which depend on the tenant) are looked at again for it.
+async fn decide(state: &AppState, journey: &mut Journey) -> Result<Decision, OAuthError> {
+    let loaded = load(state, journey).await?;
     let before = journey.tenant_id.clone();
-    let (mut facts, mut evaluation) = facts(state, journey).await?;
+    let mut grant = live_grant(state, journey).await?;
+    let (mut facts, mut evaluation) = facts(journey, &loaded, grant.as_ref());
     let mut step = journey.next(&facts, state.now());
     if journey.tenant_id != before {
-        (facts, evaluation) = self::facts(state, journey).await?;
+        grant = live_grant(state, journey).await?;
+        (facts, evaluation) = self::facts(journey, &loaded, grant.as_ref());
         step = journey.next(&facts, state.now());
     }
-    Ok((step, facts, evaluation))
+    Ok(Decision {
+        step,
+        facts,
+        evaluation,
+        server: loaded.server,
+        scopes: loaded.scopes,
+        agent: loaded.agent,
+        grant,
+    })
 }
 
 /// `path?journey=ID` (or just `path` outside a journey).
@@ -294,22 +328,21 @@ pub async fn advance(
     mut journey: Journey,
     caller: &Caller,
 ) -> Response {
-    let decided = decide(state, &mut journey).await;
-    let (step, _, evaluation) = match decided {
-        Ok(v) => v,
+    let decision = match decide(state, &mut journey).await {
+        Ok(d) => d,
         Err(e) => return journey_error(e),
     };
     if let Err(e) = session.save(&journey).await {
         return journey_error(e);
     }
-    match step {
+    match &decision.step {
         Step::SignIn => to_step(SIGN_IN_PATH, &journey),
         Step::ChooseTenant => to_step("/authorize/tenant", &journey),
         Step::Consent { .. } => to_step("/authorize/consent", &journey),
         Step::StepUp => to_step(SECOND_FACTOR_PATH, &journey),
         Step::EnrolSecondFactor => to_step(ACCOUNT_PATH, &journey),
         Step::IssueCode { scopes } => {
-            issue_code(state, session, journey, &scopes, &evaluation, None, caller).await
+            issue_code(state, session, journey, scopes, &decision, None, caller).await
         }
         Step::NoTenant => error_page(
             StatusCode::FORBIDDEN,
@@ -330,17 +363,18 @@ pub async fn advance(
 }
 
 /// Issues the code for `scopes`, completing the journey, and redirects to the client.
-/// `grant_id`: the consent record this code is issued under (`None`: a remembered grant,
-/// looked up and marked used here).
+/// `grant_id`: the consent record this code is issued under (`None`: the decision's live
+/// grant, which is marked used).
 async fn issue_code(
     state: &AppState,
     session: &JourneySession,
     mut journey: Journey,
     scopes: &ScopeSet,
-    evaluation: &Evaluation,
+    decision: &Decision,
     grant_id: Option<String>,
     caller: &Caller,
 ) -> Response {
+    let (server, evaluation) = (&decision.server, &decision.evaluation);
     let result: Result<String, OAuthError> = async {
         journey.complete()?;
         session.save(&journey).await?;
@@ -348,27 +382,8 @@ async fn issue_code(
             .user
             .clone()
             .ok_or_else(|| OAuthError::invalid_request("sign in first"))?;
-        let server_id = McpServerId::from_string(&journey.request.mcp_server_id);
-        let server = state
-            .store
-            .mcp_server(&server_id)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_request("the MCP server no longer exists"))?;
         let now = state.now();
-        let grant_id = match (grant_id, &journey.tenant_id) {
-            (Some(id), _) => Some(id),
-            (None, Some(tenant)) => state
-                .store
-                .active_grant(
-                    &user.user_id,
-                    &journey.request.client_id,
-                    tenant,
-                    server.id.as_str(),
-                )
-                .await?
-                .map(|g| g.id),
-            (None, None) => None,
-        };
+        let grant_id = grant_id.or_else(|| decision.grant.as_ref().map(|g| g.id.clone()));
         if let Some(id) = &grant_id {
             state.store.touch_grant(id, now).await?;
         }
@@ -467,20 +482,20 @@ pub(crate) fn hidden(name: &str, value: &str) -> String {
     )
 }
 
-/// The session's journey `id` with a signed-in user, its facts, and the CSRF token.
+/// The session's journey `id` with a signed-in user, its decision, and the CSRF token.
 async fn current(
     state: &AppState,
     session: &Session,
     id: Option<&str>,
-) -> Result<(JourneySession, Journey, Facts, Evaluation, String), OAuthError> {
+) -> Result<(JourneySession, Journey, Decision, String), OAuthError> {
     let js = JourneySession(session.clone());
     let mut journey = js.journey(id.unwrap_or_default()).await?;
     if journey.user.is_none() {
         return Err(OAuthError::invalid_request("sign in first"));
     }
-    let (_, facts, evaluation) = decide(state, &mut journey).await?;
+    let decision = decide(state, &mut journey).await?;
     let csrf = js.ensure_csrf().await?;
-    Ok((js, journey, facts, evaluation, csrf))
+    Ok((js, journey, decision, csrf))
 }
 
 /// The journey a form answers: its CSRF token is checked first, then that it is the session's
@@ -490,8 +505,8 @@ async fn answered(
     session: &Session,
     csrf: &str,
     id: Option<&str>,
-) -> Result<(JourneySession, Journey, Facts, Evaluation), OAuthError> {
+) -> Result<(JourneySession, Journey, Decision), OAuthError> {
     JourneySession(session.clone()).check_csrf(csrf).await?;
-    let (js, journey, facts, evaluation, _) = current(state, session, id).await?;
-    Ok((js, journey, facts, evaluation))
+    let (js, journey, decision, _) = current(state, session, id).await?;
+    Ok((js, journey, decision))
 }

@@ -18,11 +18,12 @@ pub async fn tenant_page(
     session: Session,
     Query(q): Query<JourneyQuery>,
 ) -> Response {
-    let (_, journey, facts, _, csrf) = match current(&state, &session, q.journey.as_deref()).await {
+    let (_, journey, decision, csrf) = match current(&state, &session, q.journey.as_deref()).await {
         Ok(v) => v,
         Err(e) => return journey_error(e),
     };
-    let options: String = facts
+    let options: String = decision
+        .facts
         .tenants
         .iter()
         .enumerate()
@@ -78,12 +79,12 @@ pub async fn choose_tenant(
     caller: Caller,
     Form(form): Form<TenantForm>,
 ) -> Response {
-    let (js, mut journey, facts, _) =
+    let (js, mut journey, decision) =
         match answered(&state, &session, &form.csrf, Some(&form.journey)).await {
             Ok(v) => v,
             Err(e) => return journey_error(e),
         };
-    if let Err(e) = journey.choose_tenant(&form.tenant, &facts) {
+    if let Err(e) = journey.choose_tenant(&form.tenant, &decision.facts) {
         return journey_error(e);
     }
     let event = AuditEvent::new(EventType::TenantChosen, Outcome::Success, ActorKind::User)
