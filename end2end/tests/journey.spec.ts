@@ -131,11 +131,10 @@ test("(a) password + TOTP sign-in, tenant choice, one scope toggled off: the JWT
   expect(claims.scope).toBe("notes.read");
   expect(claims.acr).toBe("aal2");
   expect(claims.amr).toEqual(["pwd", "otp", "mfa"]);
-  const tenants = await page.request.get("/account");
-  expect(tenants.status()).toBe(200);
-  // The token names the chosen tenant: Globex is the second of the user's two.
-  const html = await (await page.request.get("/account")).text();
-  expect(html).toContain("Demo Agent</strong> on Demo Notes in Globex");
+  // The grant (and so the token's tenant) is the chosen organization.
+  const account = await page.request.get("/account");
+  expect(account.status()).toBe(200);
+  expect(await account.text()).toContain("Demo Agent</strong> on Demo Notes in Globex");
   expect(claims.tenant).toMatch(/^[0-9a-f-]{36}$/);
 });
 
