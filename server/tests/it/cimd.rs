@@ -1,7 +1,8 @@
 //! Client ID Metadata Documents served over local TLS (a CA made by the test), trusted only
 //! through the test-only settings.
 
-use crate::oauth_flow::{authorize_url, demo_server, walk_journey, REDIRECT, VERIFIER};
+use crate::oauth_flow::{authorize_url, demo_server, REDIRECT, VERIFIER};
+use crate::steps::walk_journey;
 use crate::support::{browser, client, query_of, TestServer};
 use mandate_core::identity::password::PasswordHasherPool;
 use mandate_core::seed::seed_demo;

@@ -4,52 +4,11 @@
 use crate::oauth_flow::{
     authorize_url, claims, demo_server, register_public, REDIRECT, RESOURCE, VERIFIER,
 };
-use crate::support::{browser, client, hidden_field, location, query_of, radio_value, TestServer};
+use crate::steps::{choose, consent, sign_in, start_journey, text, EMAIL};
+use crate::support::{browser, client, hidden_field, location, query_of, TestServer};
 use mandate_core::policy::{Allow, Condition, Operator, Policy};
 use mandate_core::testing::{each_backend, sqlite};
 use serde_json::Value;
-
-const EMAIL: &str = "demo@example.com";
-
-async fn text(b: &reqwest::Client, url: &str) -> String {
-    b.get(url)
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html")
-}
-
-/// Signs in on `/sign-in` (optionally within `journey`); returns the redirect.
-async fn sign_in(
-    server: &TestServer,
-    b: &reqwest::Client,
-    journey: Option<&str>,
-    password: &str,
-) -> String {
-    let url = match journey {
-        Some(j) => server.url(&format!("/sign-in?journey={j}")),
-        None => server.url("/sign-in"),
-    };
-    let html = text(b, &url).await;
-    let mut form = vec![
-        ("csrf", hidden_field(&html, "csrf")),
-        ("email", EMAIL.to_owned()),
-        ("password", password.to_owned()),
-    ];
-    if let Some(j) = journey {
-        form.push(("journey", j.to_owned()));
-    }
-    let res = b
-        .post(server.url("/sign-in"))
-        .form(&form)
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(res.status(), 303, "password accepted");
-    location(server, &res)
-}
 
 /// The base32 key shown on the account page, decoded.
 fn secret_from_page(html: &str) -> Vec<u8> {
@@ -235,74 +194,6 @@ async fn totp_enrolment_then_sign_in_asks_for_a_code_that_works_once() {
         assert!(page.contains("Set up authenticator app"));
         server.stop().await;
     }
-}
-
-/// Starts an authorization and signs in; returns the journey id and where sign-in led.
-async fn start_journey(
-    server: &TestServer,
-    b: &reqwest::Client,
-    client_id: &str,
-    scope: &str,
-    password: &str,
-    extra: &str,
-) -> (String, String) {
-    let start = format!("{}{extra}", authorize_url(server, client_id, scope, "st"));
-    let res = b.get(&start).send().await.expect("authorize");
-    let to = location(server, &res);
-    if !to.contains("/sign-in?journey=") {
-        let journey = query_of(&to).get("journey").cloned().unwrap_or_default();
-        return (journey, to);
-    }
-    let journey = query_of(&to)["journey"].clone();
-    let next = sign_in(server, b, Some(&journey), password).await;
-    (journey, next)
-}
-
-async fn choose(server: &TestServer, b: &reqwest::Client, journey: &str, tenant: &str) -> String {
-    let html = text(
-        b,
-        &server.url(&format!("/authorize/tenant?journey={journey}")),
-    )
-    .await;
-    let res = b
-        .post(server.url("/authorize/tenant"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("journey", journey.to_owned()),
-            ("tenant", radio_value(&html, tenant)),
-        ])
-        .send()
-        .await
-        .expect("choose");
-    location(server, &res)
-}
-
-async fn consent(
-    server: &TestServer,
-    b: &reqwest::Client,
-    journey: &str,
-    keep: &[&str],
-    remember: bool,
-) -> reqwest::Response {
-    let html = text(
-        b,
-        &server.url(&format!("/authorize/consent?journey={journey}")),
-    )
-    .await;
-    let mut form = vec![
-        ("csrf".to_owned(), hidden_field(&html, "csrf")),
-        ("journey".to_owned(), journey.to_owned()),
-        ("decision".to_owned(), "allow".to_owned()),
-    ];
-    if remember {
-        form.push(("remember".to_owned(), "1".to_owned()));
-    }
-    form.extend(keep.iter().map(|s| ("scope".to_owned(), (*s).to_owned())));
-    b.post(server.url("/authorize/consent"))
-        .form(&form)
-        .send()
-        .await
-        .expect("consent")
 }
 
 async fn redeem(server: &TestServer, client_id: &str, back: &str) -> Value {

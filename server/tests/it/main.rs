@@ -12,3 +12,4 @@ mod oauth_flow;
 mod pages;
 mod security_headers;
 mod startup;
+mod steps;

@@ -1,7 +1,8 @@
 //! The authorization-code flow over real HTTP: DCR → /authorize → sign-in → tenant →
 //! consent (one scope toggled off) → code → token → refresh → introspect → revoke.
 
-use crate::support::{browser, client, hidden_field, location, query_of, radio_value, TestServer};
+use crate::steps::{begin, choose, text, walk_journey};
+use crate::support::{browser, client, hidden_field, location, query_of, TestServer};
 use mandate_core::identity::password::PasswordHasherPool;
 use mandate_core::oauth::pkce::s256;
 use mandate_core::seed::seed_demo;
@@ -74,95 +75,6 @@ pub fn authorize_url(server: &TestServer, client_id: &str, scope: &str, state: &
         .append_pair("code_challenge_method", "S256")
         .append_pair("resource", RESOURCE);
     url.to_string()
-}
-
-/// Walks the journey as a person would; `tenant_slug` picks the organization, `keep` the
-/// scopes left toggled on. Returns the final redirect to the client.
-pub async fn walk_journey(
-    server: &TestServer,
-    browser: &reqwest::Client,
-    start: &str,
-    password: &str,
-    tenant_name: &str,
-    keep: &[&str],
-) -> String {
-    let res = browser.get(start).send().await.expect("authorize");
-    assert_eq!(res.status(), 303, "authorize redirects to sign-in");
-    let sign_in = location(server, &res);
-    assert!(sign_in.contains("/sign-in?journey="), "{sign_in}");
-    let html = browser
-        .get(&sign_in)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    let journey = query_of(&sign_in)["journey"].clone();
-    let res = browser
-        .post(server.url("/sign-in"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("journey", journey.clone()),
-            ("email", "demo@example.com".into()),
-            ("password", password.into()),
-        ])
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(res.status(), 303, "signed in");
-    let tenant_url = location(server, &res);
-    assert!(
-        tenant_url.contains("/authorize/tenant"),
-        "two tenants: choose one ({tenant_url})"
-    );
-    let html = browser
-        .get(&tenant_url)
-        .send()
-        .await
-        .expect("tenant page")
-        .text()
-        .await
-        .expect("html");
-    let tenant_id = radio_value(&html, tenant_name);
-    let res = browser
-        .post(server.url("/authorize/tenant"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("journey", journey.clone()),
-            ("tenant", tenant_id),
-        ])
-        .send()
-        .await
-        .expect("choose");
-    let consent_url = location(server, &res);
-    assert!(consent_url.contains("/authorize/consent"), "{consent_url}");
-    let html = browser
-        .get(&consent_url)
-        .send()
-        .await
-        .expect("consent")
-        .text()
-        .await
-        .expect("html");
-    assert!(
-        html.contains("<h1>Allow "),
-        "the consent page names the agent"
-    );
-    let mut form = vec![
-        ("csrf".to_owned(), hidden_field(&html, "csrf")),
-        ("journey".to_owned(), journey),
-        ("decision".to_owned(), "allow".to_owned()),
-    ];
-    form.extend(keep.iter().map(|s| ("scope".to_owned(), (*s).to_owned())));
-    let res = browser
-        .post(server.url("/authorize/consent"))
-        .form(&form)
-        .send()
-        .await
-        .expect("consent");
-    assert_eq!(res.status(), 303);
-    location(server, &res)
 }
 
 async fn token(server: &TestServer, form: &[(&str, &str)]) -> reqwest::Response {
@@ -334,59 +246,11 @@ async fn deny_redirects_access_denied_with_state_and_iss() {
     let (server, password) = demo_server(&db).await;
     let client_id = register_public(&server).await;
     let b = browser();
-    let res = b
-        .get(authorize_url(&server, &client_id, "notes.read", "s1"))
-        .send()
-        .await
-        .expect("authorize");
-    let sign_in = location(&server, &res);
-    let journey = query_of(&sign_in)["journey"].clone();
-    let html = b
-        .get(&sign_in)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    let res = b
-        .post(server.url("/sign-in"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("journey", journey.clone()),
-            ("email", "demo@example.com".into()),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .expect("sign in");
-    let html = b
-        .get(location(&server, &res))
-        .send()
-        .await
-        .expect("tenant")
-        .text()
-        .await
-        .expect("html");
-    let tenant = radio_value(&html, "Acme Corp");
-    let res = b
-        .post(server.url("/authorize/tenant"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("journey", journey.clone()),
-            ("tenant", tenant),
-        ])
-        .send()
-        .await
-        .expect("tenant");
-    let html = b
-        .get(location(&server, &res))
-        .send()
-        .await
-        .expect("consent")
-        .text()
-        .await
-        .expect("html");
+    let start = authorize_url(&server, &client_id, "notes.read", "s1");
+    let (journey, next) = begin(&server, &b, &start, &password).await;
+    assert!(next.contains("/authorize/tenant"), "{next}");
+    let next = choose(&server, &b, &journey, "Acme Corp").await;
+    let html = text(&b, &next).await;
     let res = b
         .post(server.url("/authorize/consent"))
         .form(&[
