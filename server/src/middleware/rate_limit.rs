@@ -46,3 +46,11 @@ where
         .check_key(&key)
         .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }
+
+/// What a throttled person reads: the wait, rounded up to at least one second.
+pub fn try_again_message(wait: Duration) -> String {
+    format!(
+        "Too many attempts. Try again in {} s.",
+        wait.as_secs().max(1)
+    )
+}

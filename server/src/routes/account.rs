@@ -467,10 +467,7 @@ pub async fn totp_confirm(
     if let Err(wait) =
         crate::middleware::rate_limit::check(&state.limits.second_factor, user.user_id.clone())
     {
-        let message = format!(
-            "Too many attempts. Try again in {} s.",
-            wait.as_secs().max(1)
-        );
+        let message = crate::middleware::rate_limit::try_again_message(wait);
         let notice = Notice {
             error: Some(&message),
             ..Notice::default()

@@ -154,10 +154,7 @@ pub async fn second_factor(
     let csrf = js.ensure_csrf().await.unwrap_or_default();
     let journey = form.journey.as_deref();
     if let Err(wait) = rate_limit::check(&state.limits.second_factor, user.user_id.clone()) {
-        let message = format!(
-            "Too many attempts. Try again in {} s.",
-            wait.as_secs().max(1)
-        );
+        let message = rate_limit::try_again_message(wait);
         return render(
             &state,
             &user,

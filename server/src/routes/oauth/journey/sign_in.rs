@@ -94,10 +94,7 @@ pub async fn sign_in(
     });
     if let Err(wait) = throttled {
         return retry(
-            &format!(
-                "Too many attempts. Try again in {} s.",
-                wait.as_secs().max(1)
-            ),
+            &rate_limit::try_again_message(wait),
             StatusCode::TOO_MANY_REQUESTS,
         );
     }
