@@ -13,6 +13,10 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
+use pages::account::AccountPage;
+use pages::auth::{
+    consent::ConsentPage, sign_in::SignInPage, tenant::TenantPage, verify::VerifyPage,
+};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -49,6 +53,14 @@ pub fn App() -> impl IntoView {
             <components::layout::TopBar />
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/") view=pages::home::Home ssr=SsrMode::Async />
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/sign-in/verify") view=VerifyPage ssr=SsrMode::Async />
+                <Route path=path!("/authorize/tenant") view=TenantPage ssr=SsrMode::Async />
+                <Route path=path!("/authorize/consent") view=ConsentPage ssr=SsrMode::Async />
+                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                // The account forms' answers (new recovery codes, a wrong code) render the
+                // account page at the address the form posted to.
+                <Route path=path!("/account/*action") view=AccountPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -1,14 +1,6 @@
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
+import { watchForErrors } from "./support";
 
-/** Collects console errors, page errors and CSP violations for the test to assert on. */
-function watchForErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(`console: ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => errors.push(`page: ${err.message}`));
-  return errors;
-}
 
 test("the home page is rendered on the server, before any script runs", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });

@@ -1,6 +1,7 @@
 import { test, expect, type Page, type TestInfo } from "@playwright/test";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { DEMO_PASSWORD } from "../playwright.config";
+import { watchForErrors } from "./support";
 
 // The end-user journey through the real pages in Chromium: password + TOTP, tenant choice,
 // consent toggles, step-up with enrolment, passkeys on a virtual authenticator, connected
@@ -93,6 +94,7 @@ async function enrolTotp(page: Page, testInfo: TestInfo): Promise<string> {
 
 test("(a) password + TOTP sign-in, tenant choice, one scope toggled off: the JWT has exactly the rest", async ({ page }, testInfo) => {
   const email = "e2e-totp@example.com";
+  const errors = watchForErrors(page);
   await page.goto("/sign-in");
   await signInWithPassword(page, email);
   await expect(page).toHaveURL(/\/account$/);
@@ -116,10 +118,17 @@ test("(a) password + TOTP sign-in, tenant choice, one scope toggled off: the JWT
 
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Allow Demo Agent");
   const share = page.getByRole("switch", { name: /Share notes/ });
+  const summary = page.locator(".consent-summary");
   await expect(share).toBeChecked();
+  await expect(summary).toHaveText("All 2 available scopes selected.");
   await shot(page, testInfo, "consent");
-  await share.focus();
-  await page.keyboard.press("Space");
+  // The summary follows the switches once the page has hydrated: retry until it does.
+  await expect(async () => {
+    if (!(await share.isChecked())) await share.check();
+    await share.focus();
+    await page.keyboard.press("Space");
+    await expect(summary).toHaveText("1 of 2 available scopes selected.", { timeout: 500 });
+  }).toPass({ timeout: 20_000 });
   await expect(share).not.toBeChecked();
   await page.getByRole("button", { name: "Allow" }).click();
   await expect.poll(flow.callback).toBeTruthy();
@@ -136,6 +145,7 @@ test("(a) password + TOTP sign-in, tenant choice, one scope toggled off: the JWT
   expect(account.status()).toBe(200);
   expect(await account.text()).toContain("Demo Agent</strong> on Demo Notes in Globex");
   expect(claims.tenant).toMatch(/^[0-9a-f-]{36}$/);
+  expect(errors, "every page hydrated without script errors or CSP violations").toEqual([]);
 });
 
 test("(b) a sensitive scope leads to second-factor enrolment, then consent", async ({ page }, testInfo) => {

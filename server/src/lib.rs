@@ -15,34 +15,19 @@ pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod ui;
 
-use app::context::UiContext;
 use app::{shell, App};
 use axum::Router;
-use http::header::CONTENT_SECURITY_POLICY;
-use http::HeaderValue;
-use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
+use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::middleware::security_headers::{self, page_csp, SecurityHeaders};
+use crate::middleware::security_headers::{self, SecurityHeaders};
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 
 /// The whole HTTP application.
 pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
-    let ui = UiContext {
-        store: state.store.clone(),
-        public_url: state.config.public_url.clone(),
-    };
-    // Runs inside every page render and server-function call.
-    let page_context = move || {
-        provide_context(ui.clone());
-        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) {
-            if let Ok(value) = HeaderValue::from_str(&page_csp(nonce.as_inner())) {
-                response.insert_header(CONTENT_SECURITY_POLICY, value);
-            }
-        }
-    };
+    let page_context = ui::page_context(&state);
     let leptos_options = state.leptos.clone();
     let pages = Router::new()
         .leptos_routes_with_context(

@@ -1,4 +1,7 @@
-//! Server functions, by area. Each one gets the store from context, checks the caller's rights
-//! where the data is not public, calls `mandate-core`, and returns a wasm-safe DTO.
+//! Server functions, by area. Each one gets what it needs from context, checks the caller's
+//! rights where the data is not public, and returns a wasm-safe DTO.
 
+pub mod account;
+pub mod auth;
 pub mod directory;
+pub mod screen;

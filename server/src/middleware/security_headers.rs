@@ -15,12 +15,13 @@ use http::{HeaderName, HeaderValue};
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// CSP for a rendered page: scripts only from this origin or carrying this response's nonce
-/// (the hydration bootstrap), wasm compilation allowed, no framing (clickjacking on consent
-/// screens is the classic attack on authorization servers: RFC 9700 §4.16).
+/// (the hydration bootstrap), wasm compilation allowed, images also over https (agents'
+/// logos on the consent page), no framing (clickjacking on consent screens is the classic
+/// attack on authorization servers: RFC 9700 §4.16).
 pub fn page_csp(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         style-src 'self'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; \
          object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
 }

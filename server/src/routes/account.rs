@@ -3,7 +3,11 @@
 //! needs a second factor the user does not have yet (`?journey=`), in which case confirming
 //! one continues the journey.
 
-use axum::extract::{Query, State};
+use app::api::account::{AccountView, ConnectedAgent, PasskeyRow, TotpState};
+use app::api::auth::FormKeys;
+use app::api::screen::{PageNotice, Screen};
+use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -11,19 +15,17 @@ use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::identity::second_factor::{
     begin_totp, has_totp, new_recovery_codes, pending_totp, verify_totp, FactorRefusal,
 };
-use mandate_core::identity::totp::Enrolment;
 use mandate_core::journey::SignedInUser;
 use mandate_core::oauth::OAuthError;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::pages::{escape, page};
 use crate::request_context::Caller;
 use crate::routes::oauth::journey::{
-    hidden, journey_error, signed_in_user, step_url, JourneySession, ACCOUNT_PATH, SIGN_IN_PATH,
+    journey_error, signed_in_user, step_url, JourneySession, ACCOUNT_PATH, SIGN_IN_PATH,
 };
-use crate::routes::passkeys;
 use crate::state::AppState;
+use crate::ui::{self, notice_of, screen_of, session_of, RequestHead};
 
 const TOTP_ISSUER: &str = "Mandate";
 /// Removing a second factor needs one verified this recently, so a borrowed session cannot
@@ -34,7 +36,7 @@ const REMOVAL_WINDOW_MS: i64 = 10 * 60 * 1000;
 async fn require_fresh_factor(
     state: &AppState,
     user: &SignedInUser,
-    csrf: &str,
+    head: RequestHead,
     journey: Option<&str>,
 ) -> Result<(), Response> {
     if user
@@ -43,37 +45,10 @@ async fn require_fresh_factor(
     {
         return Ok(());
     }
-    let notice = Notice {
-        error: Some("To remove a second factor, confirm it is you again first (at /sign-in/verify), then remove it within 10 minutes."),
-        ..Notice::default()
-    };
-    Err(
-        render(state, user, csrf, journey, notice, StatusCode::FORBIDDEN)
-            .await
-            .unwrap_or_else(journey_error),
-    )
-}
-
-#[derive(Deserialize, Default)]
-pub struct AccountQuery {
-    journey: Option<String>,
-}
-
-/// A small form with one button that posts `action` (plus CSRF, journey and extra fields).
-fn action_form(
-    action: &str,
-    csrf: &str,
-    journey: Option<&str>,
-    extra: &str,
-    label: &str,
-    class: &str,
-) -> String {
-    format!(
-        "<form method=\"post\" action=\"{action}\" class=\"inline\">{}{}{extra}\
-         <button class=\"button {class}\" type=\"submit\">{label}</button></form>",
-        hidden("csrf", csrf),
-        journey.map(|j| hidden("journey", j)).unwrap_or_default(),
-    )
+    let notice = PageNotice::error(
+        "To remove a second factor, confirm it is you again first (at /sign-in/verify), then remove it within 10 minutes.",
+    );
+    Err(ui::render(state, head, journey, notice, StatusCode::FORBIDDEN).await)
 }
 
 /// The otpauth URL as an inline SVG QR code (no image requests, no scripts).
@@ -93,230 +68,99 @@ fn qr_svg(data: &str) -> String {
     }
 }
 
-async fn user_or_sign_in(
-    session: &Session,
-    journey: Option<&str>,
-) -> Result<SignedInUser, Response> {
-    match signed_in_user(session).await {
-        Some(u) => Ok(u),
-        None => Err(Redirect::to(&step_url(SIGN_IN_PATH, journey)).into_response()),
-    }
+/// What `/account` shows: the signed-in person's factors and connected agents (a redirect to
+/// sign-in for anyone else), plus what the form just answered.
+pub async fn account_screen(
+    state: &AppState,
+    request: Parts,
+    journey: Option<String>,
+) -> Screen<AccountView> {
+    screen_of(
+        async {
+            let session = session_of(&request)?;
+            let Some(user) = signed_in_user(&session).await else {
+                return Ok(Screen::Redirect(step_url(SIGN_IN_PATH, journey.as_deref())));
+            };
+            let csrf = JourneySession(session).ensure_csrf().await?;
+            let notice = notice_of(&request);
+            let view = account_view(state, &user, notice, FormKeys { csrf, journey }).await?;
+            Ok(Screen::Show(view))
+        }
+        .await,
+    )
 }
 
-/// What a render shows besides the account's state.
-#[derive(Default)]
-struct Notice<'a> {
-    error: Option<&'a str>,
-    info: Option<&'a str>,
-    recovery_codes: Option<&'a [String]>,
-    enrolment: Option<&'a Enrolment>,
-    /// A second factor was just set up in a journey: offer the way back to it, just above the
-    /// new recovery codes.
-    offer_continue: bool,
-}
-
-async fn render(
+async fn account_view(
     state: &AppState,
     user: &SignedInUser,
-    csrf: &str,
-    journey: Option<&str>,
-    notice: Notice<'_>,
-    status: StatusCode,
-) -> Result<Response, OAuthError> {
-    let mut body = String::from("<h1>Your account</h1>");
-    body.push_str(&format!(
-        "<div class=\"panel account-who\"><p>Signed in as <strong>{}</strong></p>{}</div>",
-        escape(&user.email),
-        action_form("/sign-out", csrf, None, "", "Sign out", "secondary"),
-    ));
-    if journey.is_some() {
-        body.push_str(
-            "<p class=\"panel notice\" role=\"status\">The application you are authorizing asks for access marked \
-             sensitive, which needs a second factor. Set up an authenticator app or a passkey below; \
-             you will go straight back to it.</p>",
-        );
-    }
-    if let Some(e) = notice.error {
-        body.push_str(&format!(
-            "<p role=\"alert\" class=\"error\">{}</p>",
-            escape(e)
-        ));
-    }
-    if let Some(i) = notice.info {
-        body.push_str(&format!(
-            "<p role=\"status\" class=\"notice\">{}</p>",
-            escape(i)
-        ));
-    }
-
-    // Authenticator app.
-    body.push_str("<section aria-labelledby=\"totp-h\"><h2 id=\"totp-h\">Authenticator app</h2>");
-    let confirmed = has_totp(&state.store, &user.user_id).await?;
-    let pending = match notice.enrolment {
-        Some(e) => Some(e.clone()),
-        None if !confirmed => {
-            pending_totp(
-                &state.store,
-                &state.master_key,
-                &user.user_id,
-                TOTP_ISSUER,
-                &user.email,
-            )
-            .await?
+    notice: PageNotice,
+    keys: FormKeys,
+) -> Result<AccountView, OAuthError> {
+    let store = &state.store;
+    let totp = if has_totp(store, &user.user_id).await? {
+        TotpState::On
+    } else {
+        match pending_totp(
+            store,
+            &state.master_key,
+            &user.user_id,
+            TOTP_ISSUER,
+            &user.email,
+        )
+        .await?
+        {
+            Some(enrolment) => TotpState::Pending {
+                qr_svg: qr_svg(&enrolment.otpauth_url),
+                manual_key: enrolment.manual_key,
+            },
+            None => TotpState::Off,
         }
-        None => None,
     };
-    if confirmed {
-        body.push_str("<p><span class=\"badge ok\">on</span> Codes from your authenticator app are your second factor.</p>");
-        body.push_str(&action_form(
-            "/account/totp/remove",
-            csrf,
-            journey,
-            "",
-            "Remove authenticator app",
-            "secondary",
-        ));
-    } else if let Some(enrolment) = pending {
-        body.push_str(&format!(
-            "<ol class=\"steps\"><li>Scan this code with your authenticator app:<div class=\"qr\">{}</div></li>\
-             <li>Or type this key: <code class=\"manual-key\" data-testid=\"totp-key\">{}</code></li>\
-             <li>Enter the 6-digit code the app shows:</li></ol>\
-             <form class=\"form\" method=\"post\" action=\"/account/totp/confirm\">{}{}\
-             <div class=\"field\"><label for=\"totp-confirm\">Code</label>\
-             <input id=\"totp-confirm\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></div>\
-             <div class=\"actions\"><button class=\"button\" type=\"submit\">Turn on</button></div></form>",
-            qr_svg(&enrolment.otpauth_url),
-            escape(&enrolment.manual_key),
-            hidden("csrf", csrf),
-            journey.map(|j| hidden("journey", j)).unwrap_or_default(),
-        ));
-    } else {
-        body.push_str("<p>Use an app such as your phone's authenticator for one-time codes.</p>");
-        body.push_str(&action_form(
-            "/account/totp/start",
-            csrf,
-            journey,
-            "",
-            "Set up authenticator app",
-            "",
-        ));
-    }
-    body.push_str("</section>");
-
-    if let (true, Some(j)) = (notice.offer_continue, journey) {
-        body.push_str(&action_form(
-            "/account/continue",
-            csrf,
-            Some(j),
-            "",
-            "Continue to the application",
-            "",
-        ));
-    }
-
-    // Recovery codes.
-    body.push_str("<section aria-labelledby=\"rec-h\"><h2 id=\"rec-h\">Recovery codes</h2>");
-    if let Some(codes) = notice.recovery_codes {
-        body.push_str(
-            "<p role=\"status\"><strong>Save these codes now: they are shown only once.</strong> \
-             Each works once, if you lose your authenticator.</p><ul class=\"recovery-codes\" data-testid=\"recovery-codes\">",
-        );
-        for code in codes {
-            body.push_str(&format!("<li><code>{}</code></li>", escape(code)));
-        }
-        body.push_str("</ul>");
-    } else {
-        let left = state.store.recovery_codes_left(&user.user_id).await?;
-        body.push_str(&format!("<p>{left} unused recovery codes.</p>"));
-    }
-    body.push_str(&action_form(
-        "/account/recovery",
-        csrf,
-        journey,
-        "",
-        "Generate new recovery codes",
-        "secondary",
-    ));
-    body.push_str("</section>");
-
-    // Passkeys.
-    body.push_str("<section aria-labelledby=\"pk-h\"><h2 id=\"pk-h\">Passkeys</h2>");
-    let keys = state.store.passkeys_of(&user.user_id).await?;
-    if keys.is_empty() {
-        body.push_str(
-            "<p>No passkeys yet. A passkey signs you in with your device's screen lock.</p>",
-        );
-    } else {
-        body.push_str("<ul class=\"item-list\" data-testid=\"passkeys\">");
-        for key in &keys {
-            body.push_str(&format!(
-                "<li><span><strong>{}</strong><br><span class=\"muted\">added {}</span></span>{}</li>",
-                escape(&key.name),
-                format_time(key.created_at),
-                action_form(
-                    "/account/passkeys/remove",
-                    csrf,
-                    journey,
-                    &hidden("credential", &key.credential_id),
-                    "Remove",
-                    "secondary"
-                ),
-            ));
-        }
-        body.push_str("</ul>");
-    }
-    if state.webauthn.is_some() {
-        body.push_str(&passkeys::register_button(journey, csrf));
-    } else {
-        body.push_str("<p class=\"muted\">Passkeys need Mandate to be served from a domain name, not an IP address.</p>");
-    }
-    body.push_str("</section>");
-
-    // Connected agents.
-    body.push_str(
-        "<section aria-labelledby=\"agents-h\"><h2 id=\"agents-h\">Connected agents</h2>",
-    );
-    let grants = state.store.grants_of_user(&user.user_id).await?;
-    if grants.is_empty() {
-        body.push_str("<p>No agent can act for you yet.</p>");
-    } else {
-        body.push_str("<ul class=\"item-list\" data-testid=\"connected-agents\">");
-        for g in &grants {
-            body.push_str(&format!(
-                "<li><span><strong>{}</strong> on {} in {}<br>\
-                 <span class=\"muted\">{}</span><br>\
-                 <span class=\"muted\">granted {} · last used {}</span></span>{}</li>",
-                escape(&g.agent_name),
-                escape(&g.mcp_server_name),
-                escape(&g.tenant_name),
-                g.grant
-                    .granted_scopes
-                    .iter()
-                    .map(|s| format!("<code>{}</code>", escape(s)))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                format_time(g.grant.created_at),
-                g.grant
-                    .last_used_at
-                    .map(format_time)
-                    .unwrap_or_else(|| "never".into()),
-                action_form(
-                    "/account/agents/revoke",
-                    csrf,
-                    None,
-                    &hidden("grant", &g.grant.id),
-                    &format!(
-                        "Revoke <span class=\"visually-hidden\">{}</span>",
-                        escape(&g.agent_name)
-                    ),
-                    "danger"
-                ),
-            ));
-        }
-        body.push_str("</ul>");
-    }
-    body.push_str("</section>");
-    Ok(page(status, "Your account", &body))
+    let passkeys = store
+        .passkeys_of(&user.user_id)
+        .await?
+        .into_iter()
+        .map(|key| PasskeyRow {
+            credential_id: key.credential_id,
+            name: key.name,
+            added: format_time(key.created_at),
+        })
+        .collect();
+    let agents = store
+        .grants_of_user(&user.user_id)
+        .await?
+        .into_iter()
+        .map(|g| ConnectedAgent {
+            grant_id: g.grant.id,
+            agent_name: g.agent_name,
+            server_name: g.mcp_server_name,
+            tenant_name: g.tenant_name,
+            scopes: g.grant.granted_scopes,
+            granted: format_time(g.grant.created_at),
+            last_used: g
+                .grant
+                .last_used_at
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    Ok(AccountView {
+        keys,
+        email: user.email.clone(),
+        error: notice.error,
+        info: notice.info,
+        totp,
+        offer_continue: notice.offer_continue,
+        new_recovery_codes: notice.recovery_codes,
+        recovery_codes_left: store
+            .recovery_codes_left(&user.user_id)
+            .await?
+            .try_into()
+            .unwrap_or(u32::MAX),
+        passkeys,
+        passkeys_available: state.webauthn.is_some(),
+        agents,
+    })
 }
 
 /// Unix ms as `YYYY-MM-DD HH:MM UTC`.
@@ -328,32 +172,6 @@ fn format_time(ms: i64) -> String {
             t.format(&f).ok()
         })
         .unwrap_or_default()
-}
-
-pub async fn account_page(
-    State(state): State<AppState>,
-    session: Session,
-    Query(q): Query<AccountQuery>,
-) -> Response {
-    let user = match user_or_sign_in(&session, q.journey.as_deref()).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let js = JourneySession(session);
-    let csrf = match js.ensure_csrf().await {
-        Ok(c) => c,
-        Err(e) => return journey_error(e),
-    };
-    render(
-        &state,
-        &user,
-        &csrf,
-        q.journey.as_deref(),
-        Notice::default(),
-        StatusCode::OK,
-    )
-    .await
-    .unwrap_or_else(journey_error)
 }
 
 #[derive(Deserialize)]
@@ -374,8 +192,8 @@ pub struct AccountForm {
 pub struct AccountPost {
     js: JourneySession,
     user: SignedInUser,
-    /// The session's CSRF token, for the page rendered in answer.
-    csrf: String,
+    /// For the page rendered in answer.
+    head: RequestHead,
     form: AccountForm,
 }
 
@@ -388,23 +206,27 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for AccountPost {
             <Session as axum::extract::FromRequestParts<S>>::from_request_parts(&mut parts, state)
                 .await
                 .map_err(IntoResponse::into_response)?;
+        let head = RequestHead(parts.clone());
         let request = axum::extract::Request::from_parts(parts, body);
         let Form(form) = Form::<AccountForm>::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
         let js = JourneySession(session.clone());
         js.check_csrf(&form.csrf).await.map_err(journey_error)?;
-        let user = user_or_sign_in(&session, form.journey.as_deref()).await?;
-        let csrf = js.ensure_csrf().await.map_err(journey_error)?;
+        let Some(user) = signed_in_user(&session).await else {
+            let to = step_url(SIGN_IN_PATH, form.journey.as_deref());
+            return Err(Redirect::to(&to).into_response());
+        };
         Ok(Self {
             js,
             user,
-            csrf,
+            head,
             form,
         })
     }
 }
 
+/// Back to the account page (a new GET: reloading it posts nothing again).
 fn back(journey: Option<&str>) -> Response {
     Redirect::to(&step_url(ACCOUNT_PATH, journey)).into_response()
 }
@@ -423,34 +245,40 @@ async fn audit(
     state.audit.record(event).await.map_err(Into::into)
 }
 
+/// Starts authenticator-app set-up; the account page then shows the QR code and key.
 pub async fn totp_start(State(state): State<AppState>, post: AccountPost) -> Response {
     let AccountPost {
-        user, csrf, form, ..
+        user, head, form, ..
     } = post;
-    let journey = form.journey.as_deref();
-    let result = async {
-        let enrolment = begin_totp(
-            &state.store,
-            &state.master_key,
-            &user.user_id,
-            TOTP_ISSUER,
-            &user.email,
-            state.now(),
-        )
-        .await?;
-        let notice = Notice {
-            enrolment: enrolment.as_ref(),
-            error: enrolment.is_none().then_some(
-                "An authenticator app is already on. Remove it first to set up another.",
-            ),
-            ..Notice::default()
-        };
-        render(&state, &user, &csrf, journey, notice, StatusCode::OK).await
-    }
+    let started = begin_totp(
+        &state.store,
+        &state.master_key,
+        &user.user_id,
+        TOTP_ISSUER,
+        &user.email,
+        state.now(),
+    )
     .await;
-    result.unwrap_or_else(journey_error)
+    match started {
+        Ok(Some(_)) => back(form.journey.as_deref()),
+        Ok(None) => {
+            let notice = PageNotice::error(
+                "An authenticator app is already on. Remove it first to set up another.",
+            );
+            ui::render(
+                &state,
+                head,
+                form.journey.as_deref(),
+                notice,
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => journey_error(e.into()),
+    }
 }
 
+/// Confirms set-up with a first code, then shows the recovery codes once.
 pub async fn totp_confirm(
     State(state): State<AppState>,
     caller: Caller,
@@ -459,29 +287,15 @@ pub async fn totp_confirm(
     let AccountPost {
         js,
         user,
-        csrf,
+        head,
         form,
-        ..
     } = post;
     let journey = form.journey.as_deref();
     if let Err(wait) =
         crate::middleware::rate_limit::check(&state.limits.second_factor, user.user_id.clone())
     {
-        let message = crate::middleware::rate_limit::try_again_message(wait);
-        let notice = Notice {
-            error: Some(&message),
-            ..Notice::default()
-        };
-        return render(
-            &state,
-            &user,
-            &csrf,
-            journey,
-            notice,
-            StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await
-        .unwrap_or_else(journey_error);
+        let notice = PageNotice::error(crate::middleware::rate_limit::try_again_message(wait));
+        return ui::render(&state, head, journey, notice, StatusCode::TOO_MANY_REQUESTS).await;
     }
     let code = form.code.clone().unwrap_or_default();
     let checked = verify_totp(
@@ -502,20 +316,14 @@ pub async fn totp_confirm(
                     "That code is not correct. Check the time on your phone and try the next code."
                 }
             };
-            let notice = Notice {
-                error: Some(message),
-                ..Notice::default()
-            };
-            return render(
+            return ui::render(
                 &state,
-                &user,
-                &csrf,
+                head,
                 journey,
-                notice,
+                PageNotice::error(message),
                 StatusCode::BAD_REQUEST,
             )
-            .await
-            .unwrap_or_else(journey_error);
+            .await;
         }
         Err(e) => return journey_error(e.into()),
     }
@@ -545,15 +353,13 @@ pub async fn totp_confirm(
     } else {
         "Authenticator app on."
     };
-    let notice = Notice {
-        info: Some(info),
-        recovery_codes: Some(&codes),
+    let notice = PageNotice {
+        info: Some(info.to_owned()),
+        recovery_codes: Some(codes),
         offer_continue: true,
-        ..Notice::default()
+        ..PageNotice::default()
     };
-    render(&state, &user, &csrf, journey, notice, StatusCode::OK)
-        .await
-        .unwrap_or_else(journey_error)
+    ui::render(&state, head, journey, notice, StatusCode::OK).await
 }
 
 /// Back to the journey after enrolling a second factor.
@@ -579,9 +385,9 @@ pub async fn totp_remove(
     post: AccountPost,
 ) -> Response {
     let AccountPost {
-        user, csrf, form, ..
+        user, head, form, ..
     } = post;
-    if let Err(page) = require_fresh_factor(&state, &user, &csrf, form.journey.as_deref()).await {
+    if let Err(page) = require_fresh_factor(&state, &user, head, form.journey.as_deref()).await {
         return page;
     }
     let result = async {
@@ -602,13 +408,14 @@ pub async fn totp_remove(
     }
 }
 
+/// Replaces the recovery codes and shows the new ones once.
 pub async fn recovery_codes(
     State(state): State<AppState>,
     caller: Caller,
     post: AccountPost,
 ) -> Response {
     let AccountPost {
-        user, csrf, form, ..
+        user, head, form, ..
     } = post;
     let result = async {
         let codes = new_recovery_codes(&state.store, &user.user_id, state.now()).await?;
@@ -620,22 +427,26 @@ pub async fn recovery_codes(
             ("count", &codes.len().to_string()),
         )
         .await?;
-        let notice = Notice {
-            recovery_codes: Some(&codes),
-            ..Notice::default()
-        };
-        render(
-            &state,
-            &user,
-            &csrf,
-            form.journey.as_deref(),
-            notice,
-            StatusCode::OK,
-        )
-        .await
+        Ok::<_, OAuthError>(codes)
     }
     .await;
-    result.unwrap_or_else(journey_error)
+    match result {
+        Ok(codes) => {
+            let notice = PageNotice {
+                recovery_codes: Some(codes),
+                ..PageNotice::default()
+            };
+            ui::render(
+                &state,
+                head,
+                form.journey.as_deref(),
+                notice,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => journey_error(e),
+    }
 }
 
 pub async fn passkey_remove(
@@ -644,9 +455,9 @@ pub async fn passkey_remove(
     post: AccountPost,
 ) -> Response {
     let AccountPost {
-        user, csrf, form, ..
+        user, head, form, ..
     } = post;
-    if let Err(page) = require_fresh_factor(&state, &user, &csrf, form.journey.as_deref()).await {
+    if let Err(page) = require_fresh_factor(&state, &user, head, form.journey.as_deref()).await {
         return page;
     }
     let credential = form.credential.clone().unwrap_or_default();

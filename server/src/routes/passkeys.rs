@@ -23,7 +23,6 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
-use crate::pages::escape;
 use crate::request_context::Caller;
 use crate::routes::oauth::journey::{
     complete_sign_in, factor_verified, signed_in_user, verifying_user, JourneySession, ACCOUNT_PATH,
@@ -47,45 +46,6 @@ pub fn relying_party(public_url: &str) -> Option<Arc<Webauthn>> {
         .build()
         .ok()
         .map(Arc::new)
-}
-
-fn button(action: &str, label: &str, journey: Option<&str>, csrf: &str, class: &str) -> String {
-    format!(
-        "<div class=\"passkey\" hidden data-passkey-hidden><button class=\"button {class}\" type=\"button\" \
-         data-passkey=\"{action}\" data-csrf=\"{}\" data-journey=\"{}\">{label}</button>\
-         <p class=\"error\" role=\"alert\" data-passkey-error></p></div>\
-         <script type=\"module\" src=\"/passkey.js\"></script>",
-        escape(csrf),
-        escape(journey.unwrap_or_default()),
-    )
-}
-
-/// "Sign in with a passkey" for the sign-in page.
-pub fn sign_in_button(journey: Option<&str>, csrf: &str) -> String {
-    format!(
-        "<p class=\"divider\"><span>or</span></p>{}",
-        button(
-            "sign-in",
-            "Sign in with a passkey",
-            journey,
-            csrf,
-            "secondary"
-        )
-    )
-}
-
-/// "Use a passkey" for the second-factor page.
-pub fn verify_button(journey: Option<&str>, csrf: &str) -> String {
-    button("verify", "Use a passkey", journey, csrf, "secondary")
-}
-
-/// "Add a passkey" for the account page.
-pub fn register_button(journey: Option<&str>, csrf: &str) -> String {
-    format!(
-        "<div class=\"field\"><label for=\"passkey-name\">Name for the new passkey</label>\
-         <input id=\"passkey-name\" name=\"passkey-name\" type=\"text\" maxlength=\"60\" placeholder=\"e.g. Work laptop\" data-passkey-name></div>{}",
-        button("register", "Add a passkey", journey, csrf, "")
-    )
 }
 
 /// A JSON error the script shows beside the button.

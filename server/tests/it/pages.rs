@@ -49,3 +49,99 @@ async fn unknown_pages_render_a_readable_404() {
         server.stop().await;
     }
 }
+
+/// The end-user pages are the Leptos app's routes: rendered complete on the server (they work
+/// without JavaScript), hydrated in the browser, never cached.
+#[tokio::test]
+async fn journey_and_account_pages_are_hydrated_leptos_pages_that_are_never_cached() {
+    let db = mandate_core::testing::sqlite();
+    let server = TestServer::start(&db).await;
+    let b = crate::support::browser();
+    for path in ["/sign-in", "/sign-in?journey=abc"] {
+        let res = b.get(server.url(path)).send().await.expect("request");
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(csp.contains("'nonce-"), "{path}: the page CSP: {csp}");
+        let html = res.text().await.expect("body");
+        assert!(html.contains("/pkg/mandate.js"), "{path}: hydration script");
+        assert!(html.contains("<title>Sign in · Mandate</title>"), "{path}");
+        assert!(
+            html.contains("name=\"password\""),
+            "{path}: the form is in the HTML"
+        );
+    }
+    let html = crate::steps::text(&b, &server.url("/sign-in?journey=abc")).await;
+    assert!(
+        html.contains("action=\"/sign-in?journey=abc\""),
+        "the form posts back with its journey"
+    );
+    // Signed out, the account and second-factor pages send the person to sign in (a plain
+    // 302 on a page load, before any HTML).
+    for (path, to) in [
+        ("/account", "/sign-in"),
+        ("/account?journey=j1", "/sign-in?journey=j1"),
+        ("/sign-in/verify?journey=j1", "/sign-in?journey=j1"),
+    ] {
+        let res = b.get(server.url(path)).send().await.expect("request");
+        assert_eq!(res.status(), 302, "{path}");
+        assert_eq!(res.headers()["location"], to, "{path}");
+    }
+    // A consent page for a journey this session does not hold: a readable error page.
+    let res = b
+        .get(server.url("/authorize/consent?journey=forged"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.expect("body");
+    assert!(html.contains("This request cannot continue"));
+    assert!(html.contains("not the one in progress"));
+    server.stop().await;
+}
+
+/// A form's answer (a wrong password) renders the same Leptos page at the same address, with
+/// the error, the email typed and the journey kept, and the answer's status.
+#[tokio::test]
+async fn a_wrong_password_renders_the_sign_in_page_again_with_the_error() {
+    let db = mandate_core::testing::sqlite();
+    let server = TestServer::start(&db).await;
+    seed_demo(
+        &server.store,
+        &PasswordHasherPool::new(1),
+        "http://localhost:4000/mcp",
+        1,
+    )
+    .await
+    .expect("seed");
+    let b = crate::support::browser();
+    let html = crate::steps::text(&b, &server.url("/sign-in?journey=j1")).await;
+    let csrf = crate::support::hidden_field(&html, "csrf");
+    let res = b
+        .post(server.url("/sign-in?journey=j1"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("journey", "j1"),
+            ("email", "demo@example.com"),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), 401);
+    let html = res.text().await.expect("body");
+    assert!(html.contains("The email or password is not correct."));
+    assert!(
+        html.contains("value=\"demo@example.com\""),
+        "the email is kept"
+    );
+    assert!(
+        html.contains("name=\"journey\" value=\"j1\""),
+        "and the journey"
+    );
+    assert!(html.contains("/pkg/mandate.js"), "the answer hydrates too");
+    server.stop().await;
+}

@@ -77,29 +77,17 @@ pub fn api_router() -> Router<AppState> {
         .layer(cors)
 }
 
-/// The pages of the authorization journey (session-backed, no CORS).
+/// The form handlers of the authorization journey and the account page (session-backed, no
+/// CORS). The pages themselves are Leptos routes (`app::pages`) at the same paths.
 pub fn page_router() -> Router<AppState> {
     use crate::routes::{account, passkeys};
     Router::new()
         .route("/s/{slug}/authorize", get(authorize::authorize))
-        .route(
-            SIGN_IN_PATH,
-            get(journey::sign_in_page).post(journey::sign_in),
-        )
-        .route(
-            "/authorize/tenant",
-            get(journey::tenant_page).post(journey::choose_tenant),
-        )
-        .route(
-            "/authorize/consent",
-            get(journey::consent_page).post(journey::consent),
-        )
-        .route(
-            journey::SECOND_FACTOR_PATH,
-            get(journey::second_factor_page).post(journey::second_factor),
-        )
+        .route(SIGN_IN_PATH, post(journey::sign_in))
+        .route("/authorize/tenant", post(journey::choose_tenant))
+        .route("/authorize/consent", post(journey::consent))
+        .route(journey::SECOND_FACTOR_PATH, post(journey::second_factor))
         .route("/sign-out", post(journey::sign_out))
-        .route(journey::ACCOUNT_PATH, get(account::account_page))
         .route("/account/totp/start", post(account::totp_start))
         .route("/account/totp/confirm", post(account::totp_confirm))
         .route("/account/totp/remove", post(account::totp_remove))

@@ -4,97 +4,74 @@
 //! "Allow" issues a code for exactly the toggled-on ∩ allowed scopes; a form that approves
 //! anything else is refused, not trimmed.
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use app::api::auth::{AgentCard, ConsentView, FormKeys, ScopeRow, TrustBadge};
+use app::api::screen::Screen;
+use axum::extract::State;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::ids::McpServerId;
 use mandate_core::journey::{approved_scopes, Facts, Journey, Step};
-use mandate_core::model::{Grant, TrustLevel};
+use mandate_core::model::{Grant, Scope, TrustLevel};
 use mandate_core::oauth::scope::ScopeSet;
 use mandate_core::oauth::{response, ErrorCode, OAuthError};
 use tower_sessions::Session;
 
-use super::{answered, current, hidden, issue_code, journey_error, Decision, JourneyQuery};
-use crate::pages::{escape, page};
+use super::{answered, current, issue_code, journey_error, Decision};
 use crate::request_context::Caller;
 use crate::state::AppState;
+use crate::ui::{screen_of, session_of};
 
-fn trust_badge(level: TrustLevel) -> (&'static str, &'static str) {
+fn trust_badge(level: TrustLevel) -> TrustBadge {
     match level {
-        TrustLevel::Verified => ("verified", "badge ok"),
-        TrustLevel::Admin => ("registered by an admin", "badge ok"),
-        TrustLevel::Dcr => ("self-registered (DCR)", "badge warn"),
-        TrustLevel::Cimd => ("metadata document (CIMD)", "badge"),
+        TrustLevel::Verified => TrustBadge::Verified,
+        TrustLevel::Admin => TrustBadge::Admin,
+        TrustLevel::Dcr => TrustBadge::Dcr,
+        TrustLevel::Cimd => TrustBadge::Cimd,
     }
 }
 
-pub async fn consent_page(
-    State(state): State<AppState>,
-    session: Session,
-    Query(q): Query<JourneyQuery>,
-) -> Response {
-    match current(&state, &session, q.journey.as_deref()).await {
-        Ok((_, journey, decision, csrf)) => render_consent(&journey, &decision, &csrf),
-        Err(e) => journey_error(e),
-    }
-}
-
-fn scope_row(
-    name: &str,
-    scope: Option<&mandate_core::model::Scope>,
-    facts: &Facts,
-    remembered: Option<&ScopeSet>,
-) -> String {
-    let display = scope.map_or(name, |s| s.display_name.as_str());
-    let description = scope.map_or("Your identity (for sign-in).", |s| s.description.as_str());
-    let mandatory = scope.is_some_and(|s| s.mandatory);
-    let sensitive = scope.is_some_and(|s| s.sensitive);
-    let denied = facts.denied.get(name);
-    let id = format!(
-        "scope-{}",
-        name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-    );
-    let mut badges = String::new();
-    if let Some(granted) = remembered {
-        if denied.is_none() && !granted.contains(name) {
-            badges.push_str(" <span class=\"badge new\">new</span>");
+/// What `/authorize/consent` shows.
+pub async fn consent_screen(
+    state: &AppState,
+    request: Parts,
+    journey: Option<String>,
+) -> Screen<ConsentView> {
+    screen_of(
+        async {
+            let session = session_of(&request)?;
+            let (_, journey, decision, csrf) = current(state, &session, journey.as_deref()).await?;
+            Ok(Screen::Show(consent_view(&journey, &decision, csrf)))
         }
-    }
-    if mandatory && denied.is_none() {
-        badges.push_str(" <span class=\"badge\">required</span>");
-    }
-    if sensitive {
-        badges.push_str(" <span class=\"badge warn\">sensitive</span>");
-    }
-    if let Some(reason) = denied {
-        return format!(
-            "<li class=\"scope unavailable\"><input type=\"checkbox\" id=\"{id}\" role=\"switch\" disabled aria-describedby=\"{id}-why\">\
-             <label for=\"{id}\"><span class=\"scope-name\">{display}</span> <code>{v}</code> <span class=\"badge\">unavailable</span>{badges}<br>\
-             <span class=\"scope-description\">{description}</span><br>\
-             <span class=\"scope-reason\" id=\"{id}-why\">{reason}</span></label></li>",
-            v = escape(name),
-            display = escape(display),
-            description = escape(description),
-            reason = escape(reason),
-        );
-    }
-    let default_on = scope.is_none_or(|s| s.default_on || mandatory);
-    format!(
-        "<li class=\"scope\"><input type=\"checkbox\" id=\"{id}\" role=\"switch\" name=\"scope\" value=\"{v}\"{checked}{dis}>{keep}\
-         <label for=\"{id}\"><span class=\"scope-name\">{display}</span> <code>{v}</code>{badges}<br>\
-         <span class=\"scope-description\">{description}</span></label></li>",
-        v = escape(name),
-        checked = if default_on { " checked" } else { "" },
-        dis = if mandatory { " disabled" } else { "" },
-        keep = if mandatory { hidden("scope", name) } else { String::new() },
-        display = escape(display),
-        description = escape(description),
+        .await,
     )
 }
 
-fn render_consent(journey: &Journey, decision: &Decision, csrf: &str) -> Response {
+/// One requested scope as the page shows it: its configuration on the MCP server (none for
+/// identity scopes such as `openid`), what the policies say, and whether it is new.
+fn scope_row(name: &str, scope: Option<&Scope>, facts: &Facts) -> ScopeRow {
+    let mandatory = scope.is_some_and(|s| s.mandatory);
+    let unavailable = facts.denied.get(name).cloned();
+    let new = facts
+        .remembered
+        .as_ref()
+        .is_some_and(|granted| unavailable.is_none() && !granted.contains(name));
+    ScopeRow {
+        name: name.to_owned(),
+        display_name: scope.map_or(name, |s| s.display_name.as_str()).to_owned(),
+        description: scope
+            .map_or("Your identity (for sign-in).", |s| s.description.as_str())
+            .to_owned(),
+        mandatory,
+        sensitive: scope.is_some_and(|s| s.sensitive),
+        default_on: scope.is_none_or(|s| s.default_on || mandatory),
+        new,
+        unavailable,
+    }
+}
+
+fn consent_view(journey: &Journey, decision: &Decision, csrf: String) -> ConsentView {
     let Decision {
         facts,
         agent,
@@ -102,84 +79,37 @@ fn render_consent(journey: &Journey, decision: &Decision, csrf: &str) -> Respons
         scopes,
         ..
     } = decision;
-    let tenant = facts
+    let tenant_name = facts
         .tenants
         .iter()
-        .find(|t| Some(&t.id) == journey.tenant_id.as_ref());
+        .find(|t| Some(&t.id) == journey.tenant_id.as_ref())
+        .map(|t| t.name.clone());
     let redirect_host = url::Url::parse(&journey.request.redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let items: String = journey
-        .request
-        .scopes
-        .iter()
-        .map(|name| {
-            scope_row(
-                name,
-                scopes.iter().find(|s| &s.name == name),
-                facts,
-                facts.remembered.as_ref(),
-            )
-        })
-        .collect();
-    let grantable = !facts.allowed(&journey.request.scope_set()).is_empty();
-    let (trust, trust_class) = trust_badge(agent.trust_level);
-    let logo = match agent
-        .logo_uri
-        .as_deref()
-        .filter(|u| u.starts_with("https://"))
-    {
-        Some(uri) => format!(
-            "<img class=\"agent-logo\" src=\"{}\" alt=\"\" width=\"40\" height=\"40\">",
-            escape(uri)
-        ),
-        None => format!(
-            "<span class=\"brand-mark\" aria-hidden=\"true\">{}</span>",
-            escape(
-                &agent
-                    .name
-                    .chars()
-                    .next()
-                    .map(|c| c.to_uppercase().to_string())
-                    .unwrap_or_default()
-            )
-        ),
-    };
-    let intro = if facts.remembered.is_some() {
-        "<p class=\"muted\">You allowed this application before. The scopes marked <span class=\"badge new\">new</span> are what it asks for now.</p>"
-    } else {
-        ""
-    };
-    let allow = if grantable {
-        "<button class=\"button\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>"
-    } else {
-        "<p role=\"alert\" class=\"error\">Nothing this application asks for can be granted to you here.</p>"
-    };
-    page(
-        StatusCode::OK,
-        "Allow access",
-        &format!(
-            "<h1>Allow {agent} to act for you?</h1>\
-             <div class=\"panel consent-who\">{logo}<p><strong>{agent}</strong> <span class=\"{trust_class}\">{trust}</span><br>\
-             <span class=\"muted\">will return to {host}</span></p>\
-             <p>On <strong>{server}</strong>{tenant}</p></div>{intro}\
-             <form class=\"form\" method=\"post\" action=\"/authorize/consent\">{csrf}{jid}\
-             <fieldset><legend>It asks to:</legend><ul class=\"scope-list\">{items}</ul></fieldset>\
-             <div class=\"field check\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" value=\"1\" checked>\
-             <label for=\"remember\">Remember this decision: don't ask again for the same access</label></div>\
-             <div class=\"actions\">{allow}\
-             <button class=\"button secondary\" type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div></form>",
-            agent = escape(&agent.name),
-            host = escape(&redirect_host),
-            server = escape(&server.name),
-            tenant = tenant
-                .map(|t| format!(", in <strong>{}</strong>", escape(&t.name)))
-                .unwrap_or_default(),
-            csrf = hidden("csrf", csrf),
-            jid = hidden("journey", &journey.id),
-        ),
-    )
+    ConsentView {
+        keys: FormKeys {
+            csrf,
+            journey: Some(journey.id.clone()),
+        },
+        agent: AgentCard {
+            name: agent.name.clone(),
+            logo_uri: agent.logo_uri.clone().filter(|u| u.starts_with("https://")),
+            trust: trust_badge(agent.trust_level),
+        },
+        redirect_host,
+        server_name: server.name.clone(),
+        tenant_name,
+        remembered: facts.remembered.is_some(),
+        scopes: journey
+            .request
+            .scopes
+            .iter()
+            .map(|name| scope_row(name, scopes.iter().find(|s| &s.name == name), facts))
+            .collect(),
+        grantable: !facts.allowed(&journey.request.scope_set()).is_empty(),
+    }
 }
 
 pub async fn consent(

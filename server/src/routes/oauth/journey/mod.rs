@@ -1,9 +1,9 @@
 //! The end-user steps of an authorization: sign-in (password, then a second factor when the
-//! user has one), tenant choice, step-up and consent, as plain forms that work without
-//! JavaScript. What comes next is always [`Journey::next`]'s decision; these handlers only
-//! render it and apply the person's answers. Every form carries a CSRF token bound to the
-//! session (and the journey id when it belongs to one); both are checked before anything
-//! changes.
+//! user has one), tenant choice, step-up and consent. What comes next is always
+//! [`Journey::next`]'s decision. The pages are Leptos components (`app::pages::auth`) that ask
+//! the `*_screen` functions here for their facts; the form handlers here apply the person's
+//! answers. Every form carries a CSRF token bound to the session (and the journey id when it
+//! belongs to one); both are checked before anything changes.
 
 mod consent;
 mod second_factor;
@@ -23,21 +23,20 @@ use mandate_core::oauth::{response, ErrorCode, OAuthError};
 use mandate_core::policy::{evaluate, Evaluation, Policy, Subject};
 use mandate_core::secret::{Secret, SecretKind};
 use mandate_core::store::tokens::{CodeRecord, TokenFamily};
-use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-pub use consent::{consent, consent_page};
+pub use consent::{consent, consent_screen};
 pub use second_factor::{
-    factor_verified, second_factor, second_factor_page, verifying_user, SECOND_FACTOR_PATH,
+    factor_verified, second_factor, second_factor_screen, verifying_user, SECOND_FACTOR_PATH,
 };
 pub use sign_in::{
-    complete_sign_in, continue_journey, sign_in, sign_in_page, sign_out, SIGN_IN_PATH,
+    complete_sign_in, continue_journey, sign_in, sign_in_screen, sign_out, SIGN_IN_PATH,
 };
-pub use tenant::{choose_tenant, tenant_page};
+pub use tenant::{choose_tenant, tenant_screen};
 
 use crate::error::log_internal;
-use crate::pages::{error_page, escape};
+use crate::pages::error_page;
 use crate::request_context::Caller;
 use crate::state::AppState;
 
@@ -467,19 +466,6 @@ async fn issue_code(
         Ok(to) => Redirect::to(&to).into_response(),
         Err(e) => journey_error(e),
     }
-}
-
-#[derive(Deserialize)]
-pub struct JourneyQuery {
-    pub journey: Option<String>,
-}
-
-pub(crate) fn hidden(name: &str, value: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-        escape(name),
-        escape(value)
-    )
 }
 
 /// The session's journey `id` with a signed-in user, its decision, and the CSRF token.

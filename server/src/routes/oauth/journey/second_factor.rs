@@ -2,9 +2,12 @@
 //! signed-in user, steps up before sensitive scopes. TOTP code, a recovery code, or a passkey
 //! (the passkey button posts to the passkey routes, which end in the same place).
 
-use axum::extract::{Query, State};
+use app::api::auth::{FormKeys, VerifyView};
+use app::api::screen::{PageNotice, Screen};
+use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::identity::second_factor::{
@@ -16,13 +19,11 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::sign_in::{complete_sign_in, continue_journey};
-use super::{
-    hidden, journey_error, signed_in_user, JourneyQuery, JourneySession, PENDING_KEY, SIGN_IN_PATH,
-};
+use super::{journey_error, signed_in_user, JourneySession, PENDING_KEY, SIGN_IN_PATH};
 use crate::middleware::rate_limit;
-use crate::pages::{escape, page};
 use crate::request_context::Caller;
 use crate::state::AppState;
+use crate::ui::{self, notice_of, screen_of, session_of, RequestHead};
 
 pub const SECOND_FACTOR_PATH: &str = "/sign-in/verify";
 
@@ -34,100 +35,43 @@ pub async fn verifying_user(session: &Session) -> Option<(SignedInUser, bool)> {
     signed_in_user(session).await.map(|u| (u, false))
 }
 
-async fn render(
+/// What `/sign-in/verify` shows: the person's second factors (a redirect to sign-in when
+/// nobody owes one).
+pub async fn second_factor_screen(
     state: &AppState,
-    user: &SignedInUser,
-    pending: bool,
-    journey: Option<&str>,
-    csrf: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let totp = has_totp(&state.store, &user.user_id).await.unwrap_or(false);
-    let recovery_left = state
-        .store
-        .recovery_codes_left(&user.user_id)
-        .await
-        .unwrap_or(0);
-    let passkeys = state
-        .store
-        .passkeys_of(&user.user_id)
-        .await
-        .map(|k| !k.is_empty())
-        .unwrap_or(false);
-    let lead = if pending {
-        "Your account is protected with a second factor. Confirm it is you to finish signing in."
-    } else {
-        "The application asks for access marked sensitive. Confirm it is you to continue."
-    };
-    let form = |method: &str, label: &str, id: &str, autocomplete: &str, inputmode: &str| {
-        format!(
-            "<form class=\"form\" method=\"post\" action=\"{SECOND_FACTOR_PATH}\">{}{}{}\
-             <div class=\"field\"><label for=\"{id}\">{label}</label>\
-             <input id=\"{id}\" name=\"code\" type=\"text\" autocomplete=\"{autocomplete}\" inputmode=\"{inputmode}\" required></div>\
-             <div class=\"actions\"><button class=\"button\" type=\"submit\">Verify</button></div></form>",
-            hidden("csrf", csrf),
-            journey.map(|j| hidden("journey", j)).unwrap_or_default(),
-            hidden("method", method),
-        )
-    };
-    let mut body = format!(
-        "<h1>Confirm it is you</h1><p>{}</p><p class=\"muted\">Signed in as {}</p>{}",
-        escape(lead),
-        escape(&user.email),
-        error
-            .map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", escape(e)))
-            .unwrap_or_default(),
-    );
-    if totp {
-        body.push_str(&form(
-            "totp",
-            "Code from your authenticator app",
-            "totp-code",
-            "one-time-code",
-            "numeric",
-        ));
-    }
-    if passkeys {
-        body.push_str(&crate::routes::passkeys::verify_button(journey, csrf));
-    }
-    if recovery_left > 0 {
-        body.push_str(&format!(
-            "<details class=\"panel\"><summary>Use a recovery code</summary>{}</details>",
-            form("recovery", "Recovery code", "recovery-code", "off", "text")
-        ));
-    }
-    if !totp && !passkeys && recovery_left == 0 {
-        body.push_str(
-            "<p>You have no second factor yet. Set one up on your account page first.</p>",
-        );
-    }
-    page(status, "Confirm it is you", &body)
-}
-
-pub async fn second_factor_page(
-    State(state): State<AppState>,
-    session: Session,
-    Query(q): Query<JourneyQuery>,
-) -> Response {
-    let js = JourneySession(session);
-    let Some((user, pending)) = verifying_user(&js.0).await else {
-        return Redirect::to(&super::step_url(SIGN_IN_PATH, q.journey.as_deref())).into_response();
-    };
-    let csrf = match js.ensure_csrf().await {
-        Ok(c) => c,
-        Err(e) => return journey_error(e),
-    };
-    render(
-        &state,
-        &user,
-        pending,
-        q.journey.as_deref(),
-        &csrf,
-        None,
-        StatusCode::OK,
+    request: Parts,
+    journey: Option<String>,
+) -> Screen<VerifyView> {
+    screen_of(
+        async {
+            let js = JourneySession(session_of(&request)?);
+            let Some((user, pending)) = verifying_user(&js.0).await else {
+                return Ok(Screen::Redirect(super::step_url(
+                    SIGN_IN_PATH,
+                    journey.as_deref(),
+                )));
+            };
+            let store = &state.store;
+            Ok(Screen::Show(VerifyView {
+                keys: FormKeys {
+                    csrf: js.ensure_csrf().await?,
+                    journey,
+                },
+                email: user.email.clone(),
+                completing_sign_in: pending,
+                totp: has_totp(store, &user.user_id).await?,
+                passkeys: state.webauthn.is_some()
+                    && !store.passkeys_of(&user.user_id).await?.is_empty(),
+                recovery_codes_left: store
+                    .recovery_codes_left(&user.user_id)
+                    .await?
+                    .try_into()
+                    .unwrap_or(u32::MAX),
+                error: notice_of(&request).error,
+            }))
+        }
+        .await,
     )
-    .await
 }
 
 #[derive(Deserialize)]
@@ -142,6 +86,7 @@ pub async fn second_factor(
     State(state): State<AppState>,
     session: Session,
     caller: Caller,
+    head: RequestHead,
     Form(form): Form<SecondFactorForm>,
 ) -> Response {
     let js = JourneySession(session);
@@ -151,20 +96,10 @@ pub async fn second_factor(
     let Some((user, pending)) = verifying_user(&js.0).await else {
         return journey_error(OAuthError::invalid_request("sign in first"));
     };
-    let csrf = js.ensure_csrf().await.unwrap_or_default();
     let journey = form.journey.as_deref();
     if let Err(wait) = rate_limit::check(&state.limits.second_factor, user.user_id.clone()) {
-        let message = rate_limit::try_again_message(wait);
-        return render(
-            &state,
-            &user,
-            pending,
-            journey,
-            &csrf,
-            Some(&message),
-            StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await;
+        let notice = PageNotice::error(rate_limit::try_again_message(wait));
+        return ui::render(&state, head, journey, notice, StatusCode::TOO_MANY_REQUESTS).await;
     }
     let now = state.now();
     let checked = match form.method.as_str() {
@@ -197,13 +132,11 @@ pub async fn second_factor(
             FactorRefusal::Replayed => "That code was already used. Wait for the next one.",
             _ => "That code is not correct.",
         };
-        return render(
+        return ui::render(
             &state,
-            &user,
-            pending,
+            head,
             journey,
-            &csrf,
-            Some(message),
+            PageNotice::error(message),
             StatusCode::UNAUTHORIZED,
         )
         .await;

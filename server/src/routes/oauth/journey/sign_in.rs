@@ -3,7 +3,10 @@
 //! it. Unknown emails and wrong passwords get the same message after the same argon2 work;
 //! attempts are throttled per IP and per account.
 
-use axum::extract::{Query, State};
+use app::api::auth::{FormKeys, SignInView};
+use app::api::screen::{PageNotice, Screen};
+use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -18,43 +21,39 @@ use tokio::sync::OnceCell;
 use tower_sessions::Session;
 
 use super::{
-    advance, hidden, journey_error, step_url, JourneyQuery, JourneySession, ACCOUNT_PATH,
-    PENDING_KEY, SECOND_FACTOR_PATH, USER_KEY,
+    advance, journey_error, step_url, JourneySession, ACCOUNT_PATH, PENDING_KEY,
+    SECOND_FACTOR_PATH, USER_KEY,
 };
 use crate::middleware::rate_limit;
-use crate::pages::{escape, page};
 use crate::request_context::Caller;
 use crate::state::AppState;
+use crate::ui::{self, notice_of, screen_of, session_of, RequestHead};
 
 pub const SIGN_IN_PATH: &str = "/sign-in";
 
-fn sign_in_form(journey: Option<&str>, csrf: &str, email: &str, error: Option<&str>) -> String {
-    format!(
-        "<h1>Sign in</h1>{}<form class=\"form\" method=\"post\" action=\"{SIGN_IN_PATH}\">{}{}\
-         <div class=\"field\"><label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username webauthn\" required value=\"{}\"></div>\
-         <div class=\"field\"><label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\
-         <div class=\"actions\"><button class=\"button\" type=\"submit\">Sign in</button></div></form>\
-         {}",
-        error
-            .map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", escape(e)))
-            .unwrap_or_default(),
-        hidden("csrf", csrf),
-        journey.map(|j| hidden("journey", j)).unwrap_or_default(),
-        escape(email),
-        crate::routes::passkeys::sign_in_button(journey, csrf),
+/// What `/sign-in` shows: the form (again, with the email and the error, when a form's
+/// answer renders it).
+pub async fn sign_in_screen(
+    state: &AppState,
+    request: Parts,
+    journey: Option<String>,
+) -> Screen<SignInView> {
+    screen_of(
+        async {
+            let js = JourneySession(session_of(&request)?);
+            let notice = notice_of(&request);
+            Ok(Screen::Show(SignInView {
+                keys: FormKeys {
+                    csrf: js.ensure_csrf().await?,
+                    journey,
+                },
+                email: notice.email.unwrap_or_default(),
+                error: notice.error,
+                passkeys: state.webauthn.is_some(),
+            }))
+        }
+        .await,
     )
-}
-
-pub async fn sign_in_page(session: Session, Query(q): Query<JourneyQuery>) -> Response {
-    let js = JourneySession(session);
-    match js.ensure_csrf().await {
-        Ok(csrf) => page(
-            StatusCode::OK,
-            "Sign in",
-            &sign_in_form(q.journey.as_deref(), &csrf, "", None),
-        ),
-        Err(e) => journey_error(e),
-    }
 }
 
 #[derive(Deserialize)]
@@ -71,19 +70,20 @@ pub async fn sign_in(
     State(state): State<AppState>,
     session: Session,
     caller: Caller,
+    head: RequestHead,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let js = JourneySession(session);
     if let Err(e) = js.check_csrf(&form.csrf).await {
         return journey_error(e);
     }
-    let csrf = js.ensure_csrf().await.unwrap_or_default();
-    let retry = |message: &str, status: StatusCode| {
-        page(
-            status,
-            "Sign in",
-            &sign_in_form(form.journey.as_deref(), &csrf, &form.email, Some(message)),
-        )
+    let retry = |message: String, status: StatusCode| {
+        let notice = PageNotice {
+            error: Some(message),
+            email: Some(form.email.clone()),
+            ..PageNotice::default()
+        };
+        ui::render(&state, head, form.journey.as_deref(), notice, status)
     };
     let email = normalize_email(&form.email);
     let throttled = rate_limit::check(&state.limits.sign_in, caller.ip).and_then(|()| {
@@ -94,9 +94,10 @@ pub async fn sign_in(
     });
     if let Err(wait) = throttled {
         return retry(
-            &rate_limit::try_again_message(wait),
+            rate_limit::try_again_message(wait),
             StatusCode::TOO_MANY_REQUESTS,
-        );
+        )
+        .await;
     }
     let user = match &email {
         Some(email) => state.store.user_by_email(email).await.ok().flatten(),
@@ -139,9 +140,10 @@ pub async fn sign_in(
             .context(&caller.context);
             let _ = state.audit.record(event).await;
             return retry(
-                "The email or password is not correct.",
+                "The email or password is not correct.".to_owned(),
                 StatusCode::UNAUTHORIZED,
-            );
+            )
+            .await;
         }
     };
     let signed_in = SignedInUser {

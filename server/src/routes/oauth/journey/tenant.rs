@@ -1,68 +1,53 @@
 //! Tenant choice: which organization the token represents (its `tenant` claim).
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use app::api::auth::{FormKeys, TenantChoice, TenantView};
+use app::api::screen::Screen;
+use axum::extract::State;
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{advance, answered, current, hidden, journey_error, JourneyQuery};
-use crate::pages::{escape, page};
+use super::{advance, answered, current, journey_error};
 use crate::request_context::Caller;
 use crate::state::AppState;
+use crate::ui::{screen_of, session_of};
 
-pub async fn tenant_page(
-    State(state): State<AppState>,
-    session: Session,
-    Query(q): Query<JourneyQuery>,
-) -> Response {
-    let (_, journey, decision, csrf) = match current(&state, &session, q.journey.as_deref()).await {
-        Ok(v) => v,
-        Err(e) => return journey_error(e),
-    };
-    let options: String = decision
-        .facts
-        .tenants
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let initial = t
-                .name
-                .chars()
-                .next()
-                .map(|c| c.to_uppercase().to_string())
-                .unwrap_or_default();
-            let roles = if t.roles.is_empty() {
-                "member".to_owned()
-            } else {
-                t.roles.join(", ")
-            };
-            format!(
-                "<li><label><input type=\"radio\" name=\"tenant\" value=\"{}\"{} required> \
-                 <span class=\"brand-mark\" aria-hidden=\"true\">{}</span> \
-                 <span><strong>{}</strong><br><span class=\"muted\">Your role: {}</span></span></label></li>",
-                escape(&t.id),
-                if i == 0 { " checked" } else { "" },
-                escape(&initial),
-                escape(&t.name),
-                escape(&roles),
-            )
-        })
-        .collect();
-    page(
-        StatusCode::OK,
-        "Choose an organization",
-        &format!(
-            "<h1>Choose an organization</h1><p>Which organization should the application act in? \
-             Its access will be limited to that organization.</p>\
-             <form class=\"form\" method=\"post\" action=\"/authorize/tenant\">{}{}\
-             <fieldset><legend class=\"visually-hidden\">Organization</legend><ul class=\"choice-list\">{options}</ul></fieldset>\
-             <div class=\"actions\"><button class=\"button\" type=\"submit\">Continue</button></div></form>",
-            hidden("csrf", &csrf),
-            hidden("journey", &journey.id),
-        ),
+/// What `/authorize/tenant` shows: the person's tenants, with their roles there.
+pub async fn tenant_screen(
+    state: &AppState,
+    request: Parts,
+    journey: Option<String>,
+) -> Screen<TenantView> {
+    screen_of(
+        async {
+            let session = session_of(&request)?;
+            let (_, journey, decision, csrf) = current(state, &session, journey.as_deref()).await?;
+            let tenants = decision
+                .facts
+                .tenants
+                .into_iter()
+                .map(|t| TenantChoice {
+                    id: t.id,
+                    name: t.name,
+                    roles: if t.roles.is_empty() {
+                        "member".to_owned()
+                    } else {
+                        t.roles.join(", ")
+                    },
+                })
+                .collect();
+            Ok(Screen::Show(TenantView {
+                keys: FormKeys {
+                    csrf,
+                    journey: Some(journey.id),
+                },
+                tenants,
+            }))
+        }
+        .await,
     )
 }
 
