@@ -6,26 +6,18 @@ mod agents;
 mod factors;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::api::account::{account_screen, AccountView};
-use crate::components::forms::{show_screen, Alert, PostButton};
-use crate::pages::auth::journey_param;
+use crate::components::forms::{Alert, PostButton};
+use crate::pages::auth::screen_page;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let journey = journey_param();
-    let screen = Resource::new(move || journey.get(), account_screen);
-    view! {
-        <Title text="Your account" />
-        <main class="page narrow">
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    show_screen(screen.await, |facts| view! { <Account facts /> })
-                })}
-            </Suspense>
-        </main>
-    }
+    screen_page(
+        "Your account",
+        account_screen,
+        |facts| view! { <Account facts /> },
+    )
 }
 
 #[component]

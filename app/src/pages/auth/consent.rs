@@ -6,27 +6,19 @@
 use std::collections::BTreeSet;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::journey_param;
+use super::screen_page;
 use super::tenant::initial;
 use crate::api::auth::{consent_screen, AgentCard, ConsentView, ScopeRow};
-use crate::components::forms::{show_screen, KeyFields};
+use crate::components::forms::KeyFields;
 
 #[component]
 pub fn ConsentPage() -> impl IntoView {
-    let journey = journey_param();
-    let screen = Resource::new(move || journey.get(), consent_screen);
-    view! {
-        <Title text="Allow access" />
-        <main class="page narrow">
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    show_screen(screen.await, |facts| view! { <ConsentForm facts /> })
-                })}
-            </Suspense>
-        </main>
-    }
+    screen_page(
+        "Allow access",
+        consent_screen,
+        |facts| view! { <ConsentForm facts /> },
+    )
 }
 
 #[component]

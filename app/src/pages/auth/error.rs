@@ -7,6 +7,7 @@
 pub fn error_document(error: crate::api::screen::ErrorView) -> String {
     use crate::components::forms::ErrorPanel;
     use crate::components::layout::TopBar;
+    use crate::DocumentMeta;
     use leptos::prelude::*;
     use leptos::tachys::view::RenderHtml;
     let owner = Owner::new();
@@ -16,12 +17,9 @@ pub fn error_document(error: crate::api::screen::ErrorView) -> String {
             <!DOCTYPE html>
             <html lang="en">
                 <head>
-                    <meta charset="utf-8" />
-                    <meta name="viewport" content="width=device-width, initial-scale=1" />
-                    <meta name="color-scheme" content="light dark" />
+                    <DocumentMeta />
                     <title>{title}</title>
                     <link rel="stylesheet" href="/pkg/mandate.css" />
-                    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 </head>
                 <body>
                     <TopBar />

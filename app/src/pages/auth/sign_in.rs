@@ -1,26 +1,18 @@
 //! `/sign-in`: email and password, or a passkey.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::journey_param;
+use super::screen_page;
 use crate::api::auth::{sign_in_screen, SignInView};
-use crate::components::forms::{show_screen, Alert, KeyFields, PasskeyButton};
+use crate::components::forms::{Alert, KeyFields, PasskeyButton};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let journey = journey_param();
-    let screen = Resource::new(move || journey.get(), sign_in_screen);
-    view! {
-        <Title text="Sign in" />
-        <main class="page narrow">
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    show_screen(screen.await, |facts| view! { <SignInForm facts /> })
-                })}
-            </Suspense>
-        </main>
-    }
+    screen_page(
+        "Sign in",
+        sign_in_screen,
+        |facts| view! { <SignInForm facts /> },
+    )
 }
 
 #[component]

@@ -1,26 +1,18 @@
 //! `/authorize/tenant`: which organization the agent acts in (the token's `tenant` claim).
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::journey_param;
+use super::screen_page;
 use crate::api::auth::{tenant_screen, TenantView};
-use crate::components::forms::{show_screen, KeyFields};
+use crate::components::forms::KeyFields;
 
 #[component]
 pub fn TenantPage() -> impl IntoView {
-    let journey = journey_param();
-    let screen = Resource::new(move || journey.get(), tenant_screen);
-    view! {
-        <Title text="Choose an organization" />
-        <main class="page narrow">
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    show_screen(screen.await, |facts| view! { <TenantForm facts /> })
-                })}
-            </Suspense>
-        </main>
-    }
+    screen_page(
+        "Choose an organization",
+        tenant_screen,
+        |facts| view! { <TenantForm facts /> },
+    )
 }
 
 /// The first letter of a name, for the round mark beside it.

@@ -2,26 +2,18 @@
 //! scopes. A code from the authenticator app, a passkey, or a recovery code.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::journey_param;
+use super::screen_page;
 use crate::api::auth::{verify_screen, FormKeys, VerifyView};
-use crate::components::forms::{show_screen, Alert, KeyFields, PasskeyButton};
+use crate::components::forms::{Alert, KeyFields, PasskeyButton};
 
 #[component]
 pub fn VerifyPage() -> impl IntoView {
-    let journey = journey_param();
-    let screen = Resource::new(move || journey.get(), verify_screen);
-    view! {
-        <Title text="Confirm it is you" />
-        <main class="page narrow">
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    show_screen(screen.await, |facts| view! { <VerifyForms facts /> })
-                })}
-            </Suspense>
-        </main>
-    }
+    screen_page(
+        "Confirm it is you",
+        verify_screen,
+        |facts| view! { <VerifyForms facts /> },
+    )
 }
 
 #[component]
