@@ -4,6 +4,9 @@ import { defineConfig } from "@playwright/test";
 // demo seeded (start-server.sh). Chromium is Debian's (/usr/bin/chromium); no browser download.
 const port = Number(process.env.E2E_PORT ?? 3100);
 const baseURL = `http://localhost:${port}`;
+const mcpPort = Number(process.env.E2E_MCP_PORT ?? 4100);
+/** The demo MCP server (`mandate demo-mcp`), registered in Mandate as the demo-notes resource. */
+export const MCP_RESOURCE = `http://localhost:${mcpPort}/mcp`;
 /** The demo user's password, handed to `mandate seed demo` by start-server.sh. */
 export const DEMO_PASSWORD = process.env.E2E_DEMO_PASSWORD ?? "demo-password-for-browser-tests";
 process.env.E2E_DEMO_PASSWORD = DEMO_PASSWORD;
@@ -37,13 +40,23 @@ export default defineConfig({
     },
   },
   projects: [{ name: "chromium" }],
-  webServer: {
-    command: "bash ./start-server.sh",
-    url: `${baseURL}/readyz`,
-    timeout: 120_000,
-    reuseExistingServer: false,
-    stdout: "ignore",
-    stderr: "pipe",
-    env: { E2E_PORT: String(port), E2E_DEMO_PASSWORD: DEMO_PASSWORD },
-  },
+  webServer: [
+    {
+      command: "bash ./start-server.sh",
+      url: `${baseURL}/readyz`,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { E2E_PORT: String(port), E2E_DEMO_PASSWORD: DEMO_PASSWORD, E2E_MCP_RESOURCE: MCP_RESOURCE },
+    },
+    {
+      command: `"$MANDATE_BIN" demo-mcp --bind 127.0.0.1:${mcpPort} --resource-url ${MCP_RESOURCE} --issuer ${baseURL}/s/demo-notes`,
+      url: `http://localhost:${mcpPort}/.well-known/oauth-protected-resource/mcp`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  ],
 });

@@ -11,11 +11,12 @@ export MANDATE_DATA_DIR="$data_dir"
 export MANDATE_BIND="127.0.0.1:${port}"
 export MANDATE_PUBLIC_URL="http://localhost:${port}"
 unset MANDATE_DATABASE_URL MANDATE_MASTER_KEY MANDATE_MASTER_KEY_FILE MANDATE_CONFIG
-MANDATE_DEMO_PASSWORD="${E2E_DEMO_PASSWORD:?}" "$MANDATE_BIN" seed demo >/dev/null
+MANDATE_DEMO_PASSWORD="${E2E_DEMO_PASSWORD:?}" "$MANDATE_BIN" seed demo \
+  --resource-url "${E2E_MCP_RESOURCE:-http://localhost:4100/mcp}" >/dev/null
 # One person per journey test, so a second factor enrolled by one test never meets another.
-for who in totp stepup passkey revoke forged; do
+for who in totp stepup passkey revoke forged mcp; do
   tenants=(--tenant acme)
-  [[ "$who" == totp ]] && tenants+=(--tenant globex)
+  [[ "$who" == totp || "$who" == mcp ]] && tenants+=(--tenant globex)
   MANDATE_USER_PASSWORD="$E2E_DEMO_PASSWORD" "$MANDATE_BIN" user add \
     --email "e2e-${who}@example.com" "${tenants[@]}" >/dev/null
 done

@@ -1,7 +1,7 @@
 import { test, expect, type Page, type TestInfo } from "@playwright/test";
-import { createHash, createHmac, randomBytes } from "node:crypto";
-import { DEMO_PASSWORD } from "../playwright.config";
-import { watchForErrors } from "./support";
+import { createHash, randomBytes } from "node:crypto";
+import { DEMO_PASSWORD, MCP_RESOURCE } from "../playwright.config";
+import { enrolTotp, shot, signInWithPassword, totp, watchForErrors } from "./support";
 
 // The end-user journey through the real pages in Chromium: password + TOTP, tenant choice,
 // consent toggles, step-up with enrolment, passkeys on a virtual authenticator, connected
@@ -10,7 +10,7 @@ import { watchForErrors } from "./support";
 
 const CLIENT_ID = "demo-agent";
 const REDIRECT = "http://127.0.0.1:8978/callback";
-const RESOURCE = "http://localhost:4000/mcp";
+const RESOURCE = MCP_RESOURCE;
 
 const b64url = (buf: Buffer) => buf.toString("base64url");
 
@@ -20,27 +20,11 @@ function pkce() {
   return { verifier, challenge };
 }
 
-/** RFC 6238 with the authenticator app's parameters (SHA-1, 6 digits, 30 s). */
-function totp(base32: string, stepsAhead = 0): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of base32.replace(/[\s=]/g, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + stepsAhead));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return code.toString().padStart(6, "0");
-}
 
 function claimsOf(jwt: string) {
   return JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
 }
 
-async function shot(page: Page, testInfo: TestInfo, name: string) {
-  await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
-}
 
 /** Starts an authorization in the page; returns the PKCE verifier and a getter for the callback. */
 async function authorize(page: Page, scope: string, extra: Record<string, string> = {}) {
@@ -74,23 +58,7 @@ async function redeem(page: Page, callback: string, verifier: string) {
   return response.json();
 }
 
-async function signInWithPassword(page: Page, email: string) {
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(DEMO_PASSWORD);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-}
 
-/** On the account page: sets up the authenticator app; returns its key. */
-async function enrolTotp(page: Page, testInfo: TestInfo): Promise<string> {
-  await page.getByRole("button", { name: "Set up authenticator app" }).click();
-  await expect(page.getByRole("img", { name: "QR code for your authenticator app" })).toBeVisible();
-  const key = (await page.getByTestId("totp-key").textContent())!;
-  await shot(page, testInfo, "totp-enrolment");
-  await page.getByLabel("Code", { exact: true }).fill(totp(key));
-  await page.getByRole("button", { name: "Turn on" }).click();
-  await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
-  return key;
-}
 
 test("(a) password + TOTP sign-in, tenant choice, one scope toggled off: the JWT has exactly the rest", async ({ page }, testInfo) => {
   const email = "e2e-totp@example.com";

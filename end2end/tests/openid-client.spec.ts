@@ -1,13 +1,13 @@
 import { test, expect } from "@playwright/test";
 import * as oidc from "openid-client";
-import { DEMO_PASSWORD } from "../playwright.config";
+import { DEMO_PASSWORD, MCP_RESOURCE } from "../playwright.config";
 
 // panva's openid-client, unmodified from npm, against Mandate on localhost: discovery (RFC 8414),
 // dynamic registration (RFC 7591), authorization code + PKCE with RFC 9207 `iss` checking
 // (the browser step driven through the real pages), refresh, introspection and revocation.
 
 const REDIRECT = "http://127.0.0.1:8977/callback";
-const RESOURCE = "http://localhost:4000/mcp";
+const RESOURCE = MCP_RESOURCE;
 const insecure = { execute: [oidc.allowInsecureRequests], algorithm: "oauth2" as const };
 
 test("openid-client discovers, registers, runs code + PKCE, refreshes, introspects and revokes", async ({ page, baseURL }) => {

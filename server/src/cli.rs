@@ -53,6 +53,19 @@ enum Command {
         #[command(subcommand)]
         command: SeedCommand,
     },
+    /// Run the demo notes MCP server, protected by this Mandate.
+    DemoMcp {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4000")]
+        bind: std::net::SocketAddr,
+        /// The MCP endpoint's public URL (the audience its tokens must name).
+        #[arg(long, default_value = DEMO_RESOURCE_URL)]
+        resource_url: url::Url,
+        /// The Mandate issuer that protects it (default: this Mandate's public URL +
+        /// /s/demo-notes).
+        #[arg(long)]
+        issuer: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +164,21 @@ pub fn run() -> ExitCode {
                         password,
                     },
             } => user_add(config, &email, &tenants, &roles, password).await,
+            Command::DemoMcp {
+                bind,
+                resource_url,
+                issuer,
+            } => {
+                let issuer =
+                    issuer.unwrap_or_else(|| format!("{}/s/{DEMO_SERVER_SLUG}", config.public_url));
+                let demo = crate::demo_mcp::DemoMcpConfig {
+                    resource_url,
+                    issuer,
+                };
+                crate::demo_mcp::serve(bind, demo)
+                    .await
+                    .map_err(|e| StartupError::Runtime(format!("demo MCP server: {e}")))
+            }
         }
     });
     match result {

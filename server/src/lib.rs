@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod demo_mcp;
 pub mod error;
 pub mod master_key;
 pub mod middleware;

@@ -140,6 +140,8 @@ pub struct ScopeRow {
     pub default_on: bool,
     /// Not covered by the remembered grant.
     pub new: bool,
+    /// Covered by the remembered grant: shown locked on, so only what is new is decided.
+    pub allowed_before: bool,
     /// Why the policies do not allow it, when they do not.
     pub unavailable: Option<String>,
 }
@@ -196,6 +198,7 @@ mod tests {
             sensitive: false,
             default_on: true,
             new: false,
+            allowed_before: false,
             unavailable: None,
         };
         assert_eq!(row.element_id(), "scope-notes-write-all");

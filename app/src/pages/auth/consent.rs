@@ -129,8 +129,7 @@ fn ConsentForm(facts: ConsentView) -> impl IntoView {
 }
 
 /// One scope: a native checkbox with `role="switch"` (keyboard operable, announced as a
-/// switch). A locked mandatory scope posts its value through a hidden field, since a disabled
-/// checkbox is not sent.
+/// switch).
 #[component]
 fn ScopeSwitch(
     scope: ScopeRow,
@@ -138,10 +137,14 @@ fn ScopeSwitch(
     chosen: RwSignal<BTreeSet<String>>,
 ) -> impl IntoView {
     let id = scope.element_id();
+    // Mandatory scopes, and scopes allowed before, are not decided again here: locked on,
+    // posted through a hidden field (a disabled checkbox is not sent).
+    let locked = scope.mandatory || scope.allowed_before;
     let badges = view! {
         {scope.new.then(|| view! { " " <span class="badge new">"new"</span> })}
         {(scope.mandatory && scope.unavailable.is_none())
             .then(|| view! { " " <span class="badge">"required"</span> })}
+        {scope.allowed_before.then(|| view! { " " <span class="badge ok">"allowed before"</span> })}
         {scope.sensitive.then(|| view! { " " <span class="badge warn">"sensitive"</span> })}
     };
     match scope.unavailable {
@@ -181,7 +184,7 @@ fn ScopeSwitch(
                     name="scope"
                     value=scope.name.clone()
                     checked=scope.default_on
-                    disabled=scope.mandatory
+                    disabled=locked
                     on:change={
                         let name = scope.name.clone();
                         move |ev| {
@@ -196,7 +199,7 @@ fn ScopeSwitch(
                         }
                     }
                 />
-                {scope.mandatory.then(|| view! {
+                {locked.then(|| view! {
                     <input type="hidden" name="scope" value=scope.name.clone() />
                 })}
                 <label for=id>

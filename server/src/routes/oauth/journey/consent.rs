@@ -53,10 +53,9 @@ pub async fn consent_screen(
 fn scope_row(name: &str, scope: Option<&Scope>, facts: &Facts) -> ScopeRow {
     let mandatory = scope.is_some_and(|s| s.mandatory);
     let unavailable = facts.denied.get(name).cloned();
-    let new = facts
-        .remembered
-        .as_ref()
-        .is_some_and(|granted| unavailable.is_none() && !granted.contains(name));
+    let remembered = facts.remembered.as_ref().filter(|_| unavailable.is_none());
+    let new = remembered.is_some_and(|granted| !granted.contains(name));
+    let allowed_before = remembered.is_some_and(|granted| granted.contains(name));
     ScopeRow {
         name: name.to_owned(),
         display_name: scope.map_or(name, |s| s.display_name.as_str()).to_owned(),
@@ -65,8 +64,9 @@ fn scope_row(name: &str, scope: Option<&Scope>, facts: &Facts) -> ScopeRow {
             .to_owned(),
         mandatory,
         sensitive: scope.is_some_and(|s| s.sensitive),
-        default_on: scope.is_none_or(|s| s.default_on || mandatory),
+        default_on: allowed_before || scope.is_none_or(|s| s.default_on || mandatory),
         new,
+        allowed_before,
         unavailable,
     }
 }
