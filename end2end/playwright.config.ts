@@ -1,4 +1,6 @@
 import { defineConfig } from "@playwright/test";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 // Mandate's pages are served by the real `mandate` binary on a fresh SQLite database with the
 // demo seeded (start-server.sh). Chromium is Debian's (/usr/bin/chromium); no browser download.
@@ -7,6 +9,10 @@ const baseURL = `http://localhost:${port}`;
 const mcpPort = Number(process.env.E2E_MCP_PORT ?? 4100);
 /** The demo MCP server (`mandate demo-mcp`), registered in Mandate as the demo-notes resource. */
 export const MCP_RESOURCE = `http://localhost:${mcpPort}/mcp`;
+/** Where start-server.sh puts a self-signed localhost certificate (cert.pem, key.pem) that
+ * Mandate trusts for Client ID Metadata Documents (test-only settings, off by default). */
+export const TLS_DIR = process.env.E2E_TLS_DIR ?? join(tmpdir(), `mandate-e2e-tls-${port}`);
+process.env.E2E_TLS_DIR = TLS_DIR;
 /** The demo user's password, handed to `mandate seed demo` by start-server.sh. */
 export const DEMO_PASSWORD = process.env.E2E_DEMO_PASSWORD ?? "demo-password-for-browser-tests";
 process.env.E2E_DEMO_PASSWORD = DEMO_PASSWORD;
@@ -48,7 +54,12 @@ export default defineConfig({
       reuseExistingServer: false,
       stdout: "ignore",
       stderr: "pipe",
-      env: { E2E_PORT: String(port), E2E_DEMO_PASSWORD: DEMO_PASSWORD, E2E_MCP_RESOURCE: MCP_RESOURCE },
+      env: {
+        E2E_PORT: String(port),
+        E2E_DEMO_PASSWORD: DEMO_PASSWORD,
+        E2E_MCP_RESOURCE: MCP_RESOURCE,
+        E2E_TLS_DIR: TLS_DIR,
+      },
     },
     {
       command: `"$MANDATE_BIN" demo-mcp --bind 127.0.0.1:${mcpPort} --resource-url ${MCP_RESOURCE} --issuer ${baseURL}/s/demo-notes`,

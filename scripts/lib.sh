@@ -47,6 +47,10 @@ ensure_chromium() {
   if ! [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     apt_install chromium
   fi
+  # The browser tests make a self-signed certificate for a Client ID Metadata Document.
+  if ! command -v openssl >/dev/null; then
+    apt_install openssl
+  fi
   export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 }
 
