@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: SeedCommand,
     },
+    /// Check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run the demo notes MCP server, protected by this Mandate.
     DemoMcp {
         /// Address to listen on.
@@ -92,6 +97,19 @@ enum UserCommand {
         /// The password; random (and printed once) if not given.
         #[arg(long, env = "MANDATE_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and name the first event that does not hold (exit 1).
+    Verify {
+        /// First sequence number to check (default: the start of the chain).
+        #[arg(long)]
+        from: Option<i64>,
+        /// Last sequence number to check (default: the end of the chain).
+        #[arg(long)]
+        to: Option<i64>,
     },
 }
 
@@ -164,6 +182,9 @@ pub fn run() -> ExitCode {
                         password,
                     },
             } => user_add(config, &email, &tenants, &roles, password).await,
+            Command::Audit {
+                command: AuditCommand::Verify { from, to },
+            } => audit_verify(config, from, to).await,
             Command::DemoMcp {
                 bind,
                 resource_url,
@@ -313,6 +334,36 @@ async fn seed(
     );
     store.close().await;
     Ok(())
+}
+
+async fn audit_verify(
+    config: Config,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<(), StartupError> {
+    let (store, _, _, _) = startup::open_store(&config).await?;
+    let report = mandate_core::audit::verify::verify_chain(&store, from, to)
+        .await
+        .map_err(|e| StartupError::Runtime(format!("cannot read the audit trail: {e}")));
+    store.close().await;
+    let report = report?;
+    let range = match (report.first_seq, report.last_seq) {
+        (Some(first), Some(last)) => format!(" (seq {first}..{last})"),
+        _ => String::new(),
+    };
+    match report.broken {
+        None => {
+            println!(
+                "Audit chain intact: {} events checked{range}.",
+                report.checked
+            );
+            Ok(())
+        }
+        Some(link) => Err(StartupError::Runtime(format!(
+            "audit chain broken at event seq {} (id {}): {}; {} events before it hold{range}",
+            link.seq, link.id, link.reason, report.checked
+        ))),
+    }
 }
 
 async fn rotate_keys(config: Config) -> Result<(), StartupError> {

@@ -260,3 +260,37 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn audit_verify_checks_the_chain_and_names_the_first_edited_event() {
+    let dir = temp_dir("cli");
+    for _ in 0..2 {
+        let (code, _, stderr) = run(mandate(&dir).args(["keys", "rotate"]));
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (code, stdout, stderr) = run(mandate(&dir).args(["audit", "verify"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("Audit chain intact: 2 events checked (seq 1..2)."),
+        "{stdout}"
+    );
+
+    let url = format!("sqlite://{}", dir.join("data/mandate.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("open");
+    sqlx::query("UPDATE audit_events SET detail = '{\"kid\":\"forged\"}' WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    pool.close().await;
+
+    let (code, _, stderr) = run(mandate(&dir).args(["audit", "verify"]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("audit chain broken at event seq 2") && stderr.contains("edited"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = run(mandate(&dir).args(["audit", "verify", "--to", "1"]));
+    assert_eq!(code, 0, "a range before the edit holds");
+    assert!(stdout.contains("1 events checked"), "{stdout}");
+    let _ = std::fs::remove_dir_all(dir);
+}

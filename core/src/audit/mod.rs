@@ -4,6 +4,8 @@
 //! [`AuditLog::record`] returns only after the event's transaction committed, so a response
 //! that depends on an event is never sent before the event is durable.
 
+pub mod verify;
+
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -242,12 +244,13 @@ pub struct RequestContext {
     pub request_id: Option<String>,
 }
 
-/// The hash of an event chained to the previous hash (hex SHA-256).
+/// The hash of an event chained to the previous hash (hex SHA-256). `event` is an
+/// [`AuditEvent`], or its JSON as read back from a row (the same value: see [`verify`]).
 pub fn chain_hash(
     prev_hash: &str,
     seq: i64,
     occurred_at: UnixMillis,
-    event: &AuditEvent,
+    event: &impl Serialize,
 ) -> String {
     let content = serde_json::json!({ "seq": seq, "occurred_at": occurred_at, "event": event });
     let mut hasher = Sha256::new();
