@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo_mcp;
 pub mod error;
 pub mod master_key;
+pub mod metrics;
 pub mod middleware;
 pub mod outbound;
 pub mod pages;
@@ -28,6 +29,8 @@ use crate::state::AppState;
 
 /// The whole HTTP application.
 pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
+    // Installed before the first request, so nothing counted is lost before the first scrape.
+    let _ = metrics::handle();
     let page_context = ui::page_context(&state);
     let leptos_options = state.leptos.clone();
     let pages = Router::new()
@@ -53,6 +56,7 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
         .merge(journey_pages)
         .merge(pages)
         .with_state(state)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn_with_state(
             headers,
             security_headers::apply,

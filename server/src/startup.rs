@@ -189,6 +189,10 @@ pub async fn serve(
         .sessions
         .spawn_expiry_sweeper(Duration::from_secs(600));
     let key_watcher = spawn_key_watcher(&prepared.state, Duration::from_secs(30));
+    let metrics = match prepared.state.config.metrics_bind {
+        Some(addr) => Some(spawn_metrics(addr, &prepared.state).await?),
+        None => None,
+    };
     let app = crate::router(prepared.state, &prepared.sessions);
     let result = axum::serve(
         listener,
@@ -199,8 +203,31 @@ pub async fn serve(
     .map_err(|e| StartupError::Runtime(format!("server error: {e}")));
     sweeper.abort();
     key_watcher.abort();
+    if let Some(task) = metrics {
+        task.abort();
+    }
     store.close().await;
     result
+}
+
+/// Serves `GET /metrics` on its own listener (`MANDATE_METRICS_BIND`).
+async fn spawn_metrics(
+    addr: std::net::SocketAddr,
+    state: &AppState,
+) -> Result<tokio::task::JoinHandle<()>, StartupError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let app = crate::metrics::router(state.clone());
+    tracing::info!(address = %addr, "metrics on /metrics");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    }))
 }
 
 /// Picks up keys rotated by `mandate keys rotate` (or another instance) without a restart.

@@ -294,6 +294,11 @@ impl std::fmt::Debug for AuditLog {
 const MAX_BATCH: usize = 256;
 
 impl AuditLog {
+    /// Events waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Starts the writer task on `store`.
     pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (tx, rx) = mpsc::channel(4096);

@@ -202,7 +202,7 @@ async fn totp_enrolment_then_sign_in_asks_for_a_code_that_works_once() {
     }
 }
 
-async fn redeem(server: &TestServer, client_id: &str, back: &str) -> Value {
+pub async fn redeem(server: &TestServer, client_id: &str, back: &str) -> Value {
     let q = query_of(back);
     let res = client()
         .post(server.url("/s/demo-notes/token"))

@@ -7,6 +7,7 @@ mod cimd;
 mod cli_config;
 mod health;
 mod journey;
+mod metrics;
 mod oauth_endpoints;
 mod oauth_flow;
 mod pages;

@@ -32,6 +32,11 @@ pub async fn token(
         );
     }
     let request = TokenRequest::from_params(&params)?;
+    let grant_type = match &request {
+        TokenRequest::AuthorizationCode { .. } => "authorization_code",
+        TokenRequest::RefreshToken { .. } => "refresh_token",
+        TokenRequest::ClientCredentials { .. } => "client_credentials",
+    };
     let issuer = server.issuer(&state.config.public_url);
     let keys = state.keys.current();
     let allowance = client_allowance(&state, &client, server).await?;
@@ -47,6 +52,7 @@ pub async fn token(
         request: &caller.context,
     };
     let response = exchange(&ctx, &client, request).await?;
+    crate::metrics::token_issued(grant_type);
     Ok(no_store(StatusCode::OK, &response))
 }
 

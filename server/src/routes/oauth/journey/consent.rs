@@ -166,7 +166,10 @@ pub async fn consent(
         }
         .await;
         return match result {
-            Ok(to) => Redirect::to(&to).into_response(),
+            Ok(to) => {
+                crate::metrics::consent("denied");
+                Redirect::to(&to).into_response()
+            }
             Err(e) => journey_error(e),
         };
     }
@@ -237,6 +240,7 @@ pub async fn consent(
     if let Err(e) = state.audit.record(event).await {
         return journey_error(e.into());
     }
+    crate::metrics::consent("granted");
     issue_code(
         &state,
         &js,

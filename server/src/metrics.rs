@@ -1,0 +1,93 @@
+//! Prometheus metrics, served on their own listener (`MANDATE_METRICS_BIND`) so they are never
+//! on the public port: requests by route and status, latency histograms, tokens issued by grant
+//! type, consent outcomes, the audit writer's queue depth and the database pool's use.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+/// Request latency buckets, in seconds: token endpoints answer in single milliseconds, pages
+/// and argon2 sign-ins in tens to hundreds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's recorder (installed on first use; `None` if another recorder was installed).
+pub fn handle() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &LATENCY_BUCKETS,
+                )
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .clone()
+}
+
+/// Counts and times every request by method, matched route (never the raw path: ids and
+/// tokens stay out of label values) and status.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A token was issued (`grant_type` as in the token request).
+pub fn token_issued(grant_type: &'static str) {
+    metrics::counter!("mandate_tokens_issued_total", "grant_type" => grant_type).increment(1);
+}
+
+/// A person answered a consent page (`granted` or `denied`).
+pub fn consent(outcome: &'static str) {
+    metrics::counter!("mandate_consents_total", "outcome" => outcome).increment(1);
+}
+
+async fn render(State(state): State<AppState>) -> Response {
+    let Some(handle) = handle() else {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are not available in this process",
+        )
+            .into_response();
+    };
+    let pool = state.store.pool();
+    metrics::gauge!("mandate_db_pool_connections").set(f64::from(pool.size()));
+    metrics::gauge!("mandate_db_pool_idle_connections").set(pool.num_idle() as f64);
+    metrics::gauge!("mandate_audit_queue_depth").set(state.audit.queue_depth() as f64);
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// The metrics listener's application: `GET /metrics`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(render))
+        .with_state(state)
+}
