@@ -64,6 +64,8 @@ pub struct Config {
     pub cimd_allow_loopback: bool,
     /// Test-only: an extra CA certificate (PEM) trusted for CIMD fetches. Off by default.
     pub cimd_extra_ca_file: Option<PathBuf>,
+    /// Audit events older than this many days are pruned (0: kept forever).
+    pub audit_retention_days: u32,
     /// Warnings to log once logging is up (unknown variables, insecure choices).
     pub warnings: Vec<String>,
 }
@@ -84,6 +86,7 @@ struct FileConfig {
     site_root: Option<String>,
     cimd_allow_loopback: Option<bool>,
     cimd_extra_ca_file: Option<String>,
+    audit_retention_days: Option<u32>,
 }
 
 /// Every `MANDATE_*` variable Mandate reads; others are warned about.
@@ -101,6 +104,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_SITE_ROOT",
     "MANDATE_CIMD_ALLOW_LOOPBACK",
     "MANDATE_CIMD_EXTRA_CA_FILE",
+    "MANDATE_AUDIT_RETENTION_DAYS",
     // read by `mandate seed demo`, `mandate user add` and the test suites, not by the server
     "MANDATE_DEMO_PASSWORD",
     "MANDATE_USER_PASSWORD",
@@ -240,6 +244,13 @@ impl Config {
         )
         .map(|raw| non_empty(raw).map(PathBuf::from))
         .transpose()?;
+        let audit_retention_days = match env.get("MANDATE_AUDIT_RETENTION_DAYS") {
+            Some(v) => parse_days(&Raw {
+                value: v.clone(),
+                setting: "MANDATE_AUDIT_RETENTION_DAYS".into(),
+            })?,
+            None => file_config.audit_retention_days.unwrap_or(365),
+        };
         if cimd_allow_loopback {
             warnings.push("MANDATE_CIMD_ALLOW_LOOPBACK is on: client metadata documents may be fetched from loopback addresses. This is for tests only; never enable it in production".into());
         }
@@ -259,6 +270,7 @@ impl Config {
             site_root,
             cimd_allow_loopback,
             cimd_extra_ca_file,
+            audit_retention_days,
             warnings,
         })
     }
@@ -294,6 +306,18 @@ fn parse_bool(raw: &Raw) -> Result<bool, ConfigError> {
             format!("{other:?} is not true or false"),
         )),
     }
+}
+
+fn parse_days(raw: &Raw) -> Result<u32, ConfigError> {
+    raw.value.trim().parse().map_err(|_| {
+        ConfigError::new(
+            &raw.setting,
+            format!(
+                "{:?} is not a number of days (0 keeps events forever)",
+                raw.value
+            ),
+        )
+    })
 }
 
 fn parse_socket_addr(raw: &Raw) -> Result<SocketAddr, ConfigError> {
@@ -394,6 +418,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://data/mandate.db");
         assert_eq!(c.master_key, MasterKeySource::DataDir);
         assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.audit_retention_days, 365);
         assert!(c.warnings.is_empty());
     }
 
@@ -402,7 +427,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mandate-cfg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
         let file = dir.join("mandate.toml");
-        std::fs::write(&file, "bind = \"127.0.0.1:4000\"\npublic_url = \"https://auth.example.com/\"\nlog_format = \"json\"\n")
+        std::fs::write(&file, "bind = \"127.0.0.1:4000\"\npublic_url = \"https://auth.example.com/\"\nlog_format = \"json\"\naudit_retention_days = 30\n")
             .expect("write");
         let c = Config::from_sources(Some(&file), &env(&[("MANDATE_BIND", "0.0.0.0:5000")]))
             .expect("load");
@@ -412,6 +437,7 @@ mod tests {
             "file value, slash trimmed"
         );
         assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.audit_retention_days, 30);
         assert!(c.is_https());
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -435,6 +461,8 @@ mod tests {
             ("MANDATE_DATABASE_URL", "sqlite::memory:"),
             ("MANDATE_LOG_FORMAT", "xml"),
             ("MANDATE_METRICS_BIND", "nine"),
+            ("MANDATE_AUDIT_RETENTION_DAYS", "a year"),
+            ("MANDATE_AUDIT_RETENTION_DAYS", "-1"),
             ("MANDATE_MASTER_KEY", "  "),
         ];
         for (var, value) in cases {

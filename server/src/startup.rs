@@ -189,6 +189,7 @@ pub async fn serve(
         .sessions
         .spawn_expiry_sweeper(Duration::from_secs(600));
     let key_watcher = spawn_key_watcher(&prepared.state, Duration::from_secs(30));
+    let pruner = spawn_audit_pruner(&prepared.state, Duration::from_secs(3600));
     let metrics = match prepared.state.config.metrics_bind {
         Some(addr) => Some(spawn_metrics(addr, &prepared.state).await?),
         None => None,
@@ -203,11 +204,39 @@ pub async fn serve(
     .map_err(|e| StartupError::Runtime(format!("server error: {e}")));
     sweeper.abort();
     key_watcher.abort();
+    pruner.abort();
     if let Some(task) = metrics {
         task.abort();
     }
     store.close().await;
     result
+}
+
+/// Prunes audit events older than the retention period, at start and then every `period`
+/// (the cut is recorded so the rest of the chain still verifies).
+fn spawn_audit_pruner(state: &AppState, period: Duration) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let days = i64::from(state.config.audit_retention_days);
+        if days == 0 {
+            return;
+        }
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            let cutoff = state.now() - days * 86_400_000;
+            match mandate_core::audit::retention::prune_before(&state.store, cutoff).await {
+                Ok(report) if report.removed > 0 => tracing::info!(
+                    removed = report.removed,
+                    cut = report.cut.map(|c| c.seq),
+                    retention_days = days,
+                    "pruned old audit events"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "audit pruning failed; will retry"),
+            }
+        }
+    })
 }
 
 /// Serves `GET /metrics` on its own listener (`MANDATE_METRICS_BIND`).

@@ -4,6 +4,7 @@
 //! [`AuditLog::record`] returns only after the event's transaction committed, so a response
 //! that depends on an event is never sent before the event is durable.
 
+pub mod retention;
 pub mod verify;
 
 use serde::Serialize;

@@ -61,8 +61,8 @@ fn event_json(row: &sqlx::any::AnyRow) -> Result<Value, String> {
 }
 
 /// The hash the event before `seq` ended with: the genesis hash at the start of the chain,
-/// the stored hash of event `seq - 1`, or `None` when that event is gone (pruned: the check
-/// then trusts the first event's `prev_hash`, recorded at the cut).
+/// the stored hash of event `seq - 1`, or, when retention pruned that event, the hash recorded
+/// at the cut. `None`: the events before `seq` are gone and no cut accounts for them.
 async fn hash_before(store: &Store, seq: i64) -> CoreResult<Option<String>> {
     if seq <= 1 {
         return Ok(Some(GENESIS_HASH.to_owned()));
@@ -71,7 +71,13 @@ async fn hash_before(store: &Store, seq: i64) -> CoreResult<Option<String>> {
         .bind(seq - 1)
         .fetch_optional(store.pool())
         .await?;
-    Ok(hash)
+    if hash.is_some() {
+        return Ok(hash);
+    }
+    Ok(super::retention::cut(store)
+        .await?
+        .filter(|cut| cut.seq == seq - 1)
+        .map(|cut| cut.hash))
 }
 
 /// Checks the events with `from <= seq <= to` (the whole chain by default).
@@ -120,6 +126,8 @@ pub async fn verify_chain(
                     report.last_seq.unwrap_or_default() + 1,
                     seq - 1
                 ))
+            } else if expected.is_none() {
+                Some("the events before it are missing and no retention cut records them".into())
             } else if expected.as_ref().is_some_and(|e| *e != prev_hash) {
                 Some("its previous-hash does not match the event before it".to_owned())
             } else {
