@@ -145,3 +145,40 @@ async fn a_wrong_password_renders_the_sign_in_page_again_with_the_error() {
     assert!(html.contains("/pkg/mandate.js"), "the answer hydrates too");
     server.stop().await;
 }
+
+/// A journey page opened while the journey waits on another (a bookmark, the back button)
+/// sends the person to the step that is actually next.
+#[tokio::test]
+async fn a_journey_page_out_of_step_redirects_to_the_step_that_is_next() {
+    let db = mandate_core::testing::sqlite();
+    let (server, password) = crate::oauth_flow::demo_server(&db).await;
+    let client_id = crate::oauth_flow::register_public(&server).await;
+    let b = crate::support::browser();
+    let (journey, next) = crate::steps::start_journey(
+        &server,
+        &b,
+        &client_id,
+        "notes.read",
+        &password,
+        "&tenant=acme",
+    )
+    .await;
+    assert!(next.contains("/authorize/consent"), "{next}");
+    let res = b
+        .get(server.url(&format!("/authorize/tenant?journey={journey}")))
+        .send()
+        .await
+        .expect("tenant page");
+    assert_eq!(res.status(), 302);
+    assert_eq!(
+        res.headers()["location"],
+        format!("/authorize/consent?journey={journey}").as_str()
+    );
+    let res = b
+        .get(server.url(&format!("/authorize/consent?journey={journey}")))
+        .send()
+        .await
+        .expect("consent page");
+    assert_eq!(res.status(), 200, "the step that is next shows");
+    server.stop().await;
+}

@@ -18,7 +18,7 @@ use mandate_core::oauth::scope::ScopeSet;
 use mandate_core::oauth::{response, ErrorCode, OAuthError};
 use tower_sessions::Session;
 
-use super::{answered, current, issue_code, journey_error, Decision};
+use super::{answered, current, elsewhere, issue_code, journey_error, Decision, CONSENT_PATH};
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{screen_of, session_of};
@@ -42,6 +42,9 @@ pub async fn consent_screen(
         async {
             let session = session_of(&request)?;
             let (_, journey, decision, csrf) = current(state, &session, journey.as_deref()).await?;
+            if let Some(to) = elsewhere(&decision, &journey, CONSENT_PATH) {
+                return Ok(Screen::Redirect(to));
+            }
             Ok(Screen::Show(consent_view(&journey, &decision, csrf)))
         }
         .await,

@@ -48,6 +48,8 @@ const CSRF_KEY: &str = "csrf";
 /// Authorization codes live this long (ARCHITECTURE.md §6).
 const CODE_TTL_MS: i64 = 60_000;
 pub const ACCOUNT_PATH: &str = "/account";
+pub const TENANT_PATH: &str = "/authorize/tenant";
+pub const CONSENT_PATH: &str = "/authorize/consent";
 
 /// The session, seen as the holder of the journey, the signed-in user and the CSRF token.
 pub struct JourneySession(pub Session);
@@ -334,12 +336,10 @@ pub async fn advance(
     if let Err(e) = session.save(&journey).await {
         return journey_error(e);
     }
+    if let Some(path) = page_of(&decision.step) {
+        return to_step(path, &journey);
+    }
     match &decision.step {
-        Step::SignIn => to_step(SIGN_IN_PATH, &journey),
-        Step::ChooseTenant => to_step("/authorize/tenant", &journey),
-        Step::Consent { .. } => to_step("/authorize/consent", &journey),
-        Step::StepUp => to_step(SECOND_FACTOR_PATH, &journey),
-        Step::EnrolSecondFactor => to_step(ACCOUNT_PATH, &journey),
         Step::IssueCode { scopes } => {
             issue_code(state, session, journey, scopes, &decision, None, caller).await
         }
@@ -358,7 +358,29 @@ pub async fn advance(
             "Already answered",
             "This authorization request has already been answered.",
         ),
+        // Steps with a page went there above.
+        _ => journey_error(OAuthError::server_error("no page for this step")),
     }
+}
+
+/// The page a step is answered on, for steps that have one.
+pub(crate) fn page_of(step: &Step) -> Option<&'static str> {
+    match step {
+        Step::SignIn => Some(SIGN_IN_PATH),
+        Step::ChooseTenant => Some(TENANT_PATH),
+        Step::Consent { .. } => Some(CONSENT_PATH),
+        Step::StepUp => Some(SECOND_FACTOR_PATH),
+        Step::EnrolSecondFactor => Some(ACCOUNT_PATH),
+        Step::IssueCode { .. } | Step::NoTenant | Step::Expired | Step::Completed => None,
+    }
+}
+
+/// When a journey page is opened while the journey waits on another page, where to go
+/// instead (a bookmarked or back-button page shows the step that is actually next).
+pub(super) fn elsewhere(decision: &Decision, journey: &Journey, this_page: &str) -> Option<String> {
+    page_of(&decision.step)
+        .filter(|path| *path != this_page)
+        .map(|path| step_url(path, Some(&journey.id)))
 }
 
 /// Issues the code for `scopes`, completing the journey, and redirects to the client.

@@ -10,7 +10,7 @@ use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{advance, answered, current, journey_error};
+use super::{advance, answered, current, elsewhere, journey_error, TENANT_PATH};
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{screen_of, session_of};
@@ -25,6 +25,9 @@ pub async fn tenant_screen(
         async {
             let session = session_of(&request)?;
             let (_, journey, decision, csrf) = current(state, &session, journey.as_deref()).await?;
+            if let Some(to) = elsewhere(&decision, &journey, TENANT_PATH) {
+                return Ok(Screen::Redirect(to));
+            }
             let tenants = decision
                 .facts
                 .tenants
