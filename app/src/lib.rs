@@ -15,7 +15,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::account::AccountPage;
 use pages::auth::{
-    consent::ConsentPage, sign_in::SignInPage, tenant::TenantPage, verify::VerifyPage,
+    consent::ConsentPage, new_password::NewPasswordPage, sign_in::SignInPage, tenant::TenantPage,
+    verify::VerifyPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -63,6 +64,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::home::Home ssr=SsrMode::Async />
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
                 <Route path=path!("/sign-in/verify") view=VerifyPage ssr=SsrMode::Async />
+                <Route
+                    path=path!("/sign-in/new-password")
+                    view=NewPasswordPage
+                    ssr=SsrMode::Async
+                />
                 <Route path=path!("/authorize/tenant") view=TenantPage ssr=SsrMode::Async />
                 <Route path=path!("/authorize/consent") view=ConsentPage ssr=SsrMode::Async />
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />

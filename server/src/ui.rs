@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use app::api::account::AccountView;
-use app::api::auth::{ConsentView, SignInView, TenantView, VerifyView};
+use app::api::auth::{ConsentView, NewPasswordView, SignInView, TenantView, VerifyView};
 use app::api::screen::{ErrorView, PageNotice, Screen, ScreenFuture, Screens};
 use app::context::UiContext;
 use app::shell;
@@ -142,6 +142,14 @@ struct ServerScreens {
 impl Screens for ServerScreens {
     fn sign_in(&self, request: Parts, journey: Option<String>) -> ScreenFuture<'_, SignInView> {
         Box::pin(journey::sign_in_screen(&self.state, request, journey))
+    }
+
+    fn new_password(
+        &self,
+        request: Parts,
+        journey: Option<String>,
+    ) -> ScreenFuture<'_, NewPasswordView> {
+        Box::pin(journey::new_password_screen(&self.state, request, journey))
     }
 
     fn verify(&self, request: Parts, journey: Option<String>) -> ScreenFuture<'_, VerifyView> {

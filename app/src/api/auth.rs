@@ -50,6 +50,15 @@ pub struct SignInView {
     pub passkeys: bool,
 }
 
+/// A password that must be replaced before the sign-in completes (a one-time password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPasswordView {
+    pub keys: FormKeys,
+    pub email: String,
+    pub min_length: u32,
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyView {
     pub keys: FormKeys,
@@ -161,6 +170,15 @@ pub async fn sign_in_screen(journey: Option<String>) -> Result<Screen<SignInView
     use crate::api::screen::{respond, screens};
     let (screens, request) = screens()?;
     Ok(respond(screens.sign_in(request, journey).await))
+}
+
+#[server]
+pub async fn new_password_screen(
+    journey: Option<String>,
+) -> Result<Screen<NewPasswordView>, ServerFnError> {
+    use crate::api::screen::{respond, screens};
+    let (screens, request) = screens()?;
+    Ok(respond(screens.new_password(request, journey).await))
 }
 
 #[server]

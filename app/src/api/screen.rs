@@ -76,7 +76,7 @@ mod ssr {
     use super::redirect::redirect;
     use super::Screen;
     use crate::api::account::AccountView;
-    use crate::api::auth::{ConsentView, SignInView, TenantView, VerifyView};
+    use crate::api::auth::{ConsentView, NewPasswordView, SignInView, TenantView, VerifyView};
     use crate::context::UiContext;
 
     pub type ScreenFuture<'a, T> = Pin<Box<dyn Future<Output = Screen<T>> + Send + 'a>>;
@@ -85,6 +85,11 @@ mod ssr {
     /// extensions) and the journey id from the page's URL, what the page shows.
     pub trait Screens: Send + Sync + 'static {
         fn sign_in(&self, request: Parts, journey: Option<String>) -> ScreenFuture<'_, SignInView>;
+        fn new_password(
+            &self,
+            request: Parts,
+            journey: Option<String>,
+        ) -> ScreenFuture<'_, NewPasswordView>;
         fn verify(&self, request: Parts, journey: Option<String>) -> ScreenFuture<'_, VerifyView>;
         fn tenant(&self, request: Parts, journey: Option<String>) -> ScreenFuture<'_, TenantView>;
         fn consent(&self, request: Parts, journey: Option<String>)

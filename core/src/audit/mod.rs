@@ -33,6 +33,8 @@ pub enum EventType {
     SignInFailed,
     #[serde(rename = "user.signed_out")]
     UserSignedOut,
+    #[serde(rename = "user.password_changed")]
+    PasswordChanged,
     #[serde(rename = "user.mfa_verified")]
     MfaVerified,
     #[serde(rename = "user.mfa_failed")]
@@ -90,6 +92,7 @@ impl EventType {
             Self::UserSignedIn => "user.signed_in",
             Self::SignInFailed => "user.sign_in_failed",
             Self::UserSignedOut => "user.signed_out",
+            Self::PasswordChanged => "user.password_changed",
             Self::MfaVerified => "user.mfa_verified",
             Self::MfaFailed => "user.mfa_failed",
             Self::MfaEnrolled => "user.mfa_enrolled",

@@ -120,6 +120,25 @@ async fn users_are_unique_by_email_and_keep_flags() {
             Some("$argon2id$x")
         );
         assert_eq!(store.count_project_admins().await.expect("count"), 1);
+
+        store
+            .set_password(&user.id, "$argon2id$y", 2)
+            .await
+            .expect("set");
+        let changed = store
+            .user_by_id(&user.id)
+            .await
+            .expect("get")
+            .expect("user");
+        assert!(!changed.must_change_password, "cleared by a new password");
+        assert_eq!(
+            store
+                .password_hash_of(&user.id)
+                .await
+                .expect("hash")
+                .as_deref(),
+            Some("$argon2id$y")
+        );
     }
 }
 

@@ -94,6 +94,25 @@ impl Store {
         )
     }
 
+    /// Replaces the user's password hash and clears "must change password".
+    pub async fn set_password(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+        now: i64,
+    ) -> CoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, must_change_password = 0, updated_at = $3
+             WHERE id = $1",
+        )
+        .bind(user.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn count_users(&self) -> CoreResult<i64> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)

@@ -625,3 +625,95 @@ async fn repeated_wrong_passwords_on_one_account_are_throttled_with_a_wait_time(
     assert!(html.contains("Try again in"), "{html}");
     server.stop().await;
 }
+
+/// A one-time password (the first admin's, `admin create`'s) gets the person no further than
+/// choosing their own; afterwards only the new one works.
+#[tokio::test]
+async fn a_one_time_password_must_be_replaced_before_the_sign_in_completes() {
+    for db in each_backend().await {
+        let server = TestServer::start(&db).await;
+        let admin = mandate_core::bootstrap::create_admin(
+            &server.store,
+            &mandate_core::identity::password::PasswordHasherPool::new(1),
+            "owner@example.com",
+            1,
+        )
+        .await
+        .expect("admin");
+        let b = browser();
+        let sign_in_with = |password: String| {
+            let (b, server) = (&b, &server);
+            async move {
+                let html = text(b, &server.url("/sign-in")).await;
+                b.post(server.url("/sign-in"))
+                    .form(&[
+                        ("csrf", hidden_field(&html, "csrf")),
+                        ("email", "owner@example.com".to_owned()),
+                        ("password", password),
+                    ])
+                    .send()
+                    .await
+                    .expect("sign in")
+            }
+        };
+        let res = sign_in_with(admin.one_time_password.clone()).await;
+        assert_eq!(res.status(), 303, "{:?}", db.backend);
+        assert!(location(&server, &res).ends_with("/sign-in/new-password"));
+        let res = b.get(server.url("/account")).send().await.expect("account");
+        assert_eq!(res.status(), 302, "not signed in yet");
+
+        let page = text(&b, &server.url("/sign-in/new-password")).await;
+        assert!(page.contains("Choose a password"), "{page}");
+        let post = |password: &str, confirm: &str| {
+            let form = [
+                ("csrf", hidden_field(&page, "csrf")),
+                ("password", password.to_owned()),
+                ("confirm", confirm.to_owned()),
+            ];
+            b.post(server.url("/sign-in/new-password"))
+                .form(&form)
+                .send()
+        };
+        let res = post("short", "short").await.expect("post");
+        assert_eq!(res.status(), 400);
+        assert!(res
+            .text()
+            .await
+            .expect("html")
+            .contains("at least 12 characters"));
+        let res = post("a long new password", "a different one!!")
+            .await
+            .expect("post");
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.expect("html").contains("not the same"));
+        let res = post(&admin.one_time_password, &admin.one_time_password)
+            .await
+            .expect("post");
+        assert_eq!(res.status(), 400, "the one-time password cannot be kept");
+        let res = post("a long new password", "a long new password")
+            .await
+            .expect("post");
+        assert_eq!(res.status(), 303);
+        assert!(location(&server, &res).ends_with("/account"));
+        let account = text(&b, &server.url("/account")).await;
+        assert!(account.contains("owner@example.com"));
+
+        // Afterwards: the new password signs in directly, the one-time one no longer does.
+        let b2 = browser();
+        let html = text(&b2, &server.url("/sign-in")).await;
+        let res = b2
+            .post(server.url("/sign-in"))
+            .form(&[
+                ("csrf", hidden_field(&html, "csrf")),
+                ("email", "owner@example.com".to_owned()),
+                ("password", "a long new password".to_owned()),
+            ])
+            .send()
+            .await
+            .expect("sign in");
+        assert!(location(&server, &res).ends_with("/account"));
+        let res = sign_in_with(admin.one_time_password.clone()).await;
+        assert_eq!(res.status(), 401);
+        server.stop().await;
+    }
+}

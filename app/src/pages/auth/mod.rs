@@ -5,6 +5,7 @@
 
 pub mod consent;
 pub mod error;
+pub mod new_password;
 pub mod sign_in;
 pub mod tenant;
 pub mod verify;

@@ -31,7 +31,8 @@ pub use second_factor::{
     factor_verified, second_factor, second_factor_screen, verifying_user, SECOND_FACTOR_PATH,
 };
 pub use sign_in::{
-    complete_sign_in, continue_journey, sign_in, sign_in_screen, sign_out, SIGN_IN_PATH,
+    complete_sign_in, continue_journey, new_password, new_password_screen, sign_in, sign_in_screen,
+    sign_out, NEW_PASSWORD_PATH, SIGN_IN_PATH,
 };
 pub use tenant::{choose_tenant, tenant_screen};
 

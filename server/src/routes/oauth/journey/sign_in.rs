@@ -3,7 +3,7 @@
 //! it. Unknown emails and wrong passwords get the same message after the same argon2 work;
 //! attempts are throttled per IP and per account.
 
-use app::api::auth::{FormKeys, SignInView};
+use app::api::auth::{FormKeys, NewPasswordView, SignInView};
 use app::api::screen::{PageNotice, Screen};
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::crypto::random_token;
+use mandate_core::identity::password::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use mandate_core::identity::second_factor::has_second_factor;
+use mandate_core::ids::UserId;
 use mandate_core::journey::SignedInUser;
 use mandate_core::model::user::normalize_email;
 use mandate_core::oauth::OAuthError;
@@ -30,6 +32,9 @@ use crate::state::AppState;
 use crate::ui::{self, notice_of, screen_of, session_of, RequestHead};
 
 pub const SIGN_IN_PATH: &str = "/sign-in";
+pub const NEW_PASSWORD_PATH: &str = "/sign-in/new-password";
+/// A person who signed in with a one-time password and must choose their own first.
+const PENDING_PASSWORD_KEY: &str = "pending_password";
 
 /// What `/sign-in` shows: the form (again, with the email and the error, when a form's
 /// answer renders it).
@@ -153,6 +158,36 @@ pub async fn sign_in(
         amr: vec!["pwd".into()],
         mfa_at: None,
     };
+    if user.must_change_password {
+        // A one-time password: nothing else until the person has chosen their own.
+        let pending = async {
+            js.0.cycle_id().await.map_err(OAuthError::server_error)?;
+            js.0.remove::<SignedInUser>(USER_KEY)
+                .await
+                .map_err(OAuthError::server_error)?;
+            js.0.insert(PENDING_PASSWORD_KEY, &signed_in)
+                .await
+                .map_err(OAuthError::server_error)
+        }
+        .await;
+        return match pending {
+            Ok(()) => {
+                Redirect::to(&step_url(NEW_PASSWORD_PATH, form.journey.as_deref())).into_response()
+            }
+            Err(e) => journey_error(e),
+        };
+    }
+    after_password(&state, &js, signed_in, form.journey.as_deref(), &caller).await
+}
+
+/// After a correct password: the second factor if the person has one, else signed in.
+async fn after_password(
+    state: &AppState,
+    js: &JourneySession,
+    signed_in: SignedInUser,
+    journey: Option<&str>,
+    caller: &Caller,
+) -> Response {
     let needs_second_factor = match has_second_factor(&state.store, &signed_in.user_id).await {
         Ok(has) => has,
         Err(e) => return journey_error(e.into()),
@@ -170,21 +205,115 @@ pub async fn sign_in(
         }
         .await;
         return match pending {
-            Ok(()) => {
-                Redirect::to(&step_url(SECOND_FACTOR_PATH, form.journey.as_deref())).into_response()
-            }
+            Ok(()) => Redirect::to(&step_url(SECOND_FACTOR_PATH, journey)).into_response(),
             Err(e) => journey_error(e),
         };
     }
-    complete_sign_in(
-        &state,
-        &js,
-        signed_in,
-        "password",
-        form.journey.as_deref(),
-        &caller,
+    complete_sign_in(state, js, signed_in, "password", journey, caller).await
+}
+
+/// What `/sign-in/new-password` shows (a redirect to sign-in when no one-time password was
+/// just used on this session).
+pub async fn new_password_screen(
+    _state: &AppState,
+    request: Parts,
+    journey: Option<String>,
+) -> Screen<NewPasswordView> {
+    screen_of(
+        async {
+            let js = JourneySession(session_of(&request)?);
+            let pending: Option<SignedInUser> =
+                js.0.get(PENDING_PASSWORD_KEY)
+                    .await
+                    .map_err(OAuthError::server_error)?;
+            let Some(user) = pending else {
+                return Ok(Screen::Redirect(step_url(SIGN_IN_PATH, journey.as_deref())));
+            };
+            Ok(Screen::Show(NewPasswordView {
+                keys: FormKeys {
+                    csrf: js.ensure_csrf().await?,
+                    journey,
+                },
+                email: user.email,
+                min_length: u32::try_from(MIN_PASSWORD_LEN).unwrap_or(12),
+                error: notice_of(&request).error,
+            }))
+        }
+        .await,
     )
-    .await
+}
+
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    csrf: String,
+    journey: Option<String>,
+    password: String,
+    confirm: String,
+}
+
+/// Sets the person's own password in place of the one-time one, then continues the sign-in.
+pub async fn new_password(
+    State(state): State<AppState>,
+    session: Session,
+    caller: Caller,
+    head: RequestHead,
+    Form(form): Form<NewPasswordForm>,
+) -> Response {
+    let js = JourneySession(session);
+    if let Err(e) = js.check_csrf(&form.csrf).await {
+        return journey_error(e);
+    }
+    let journey = form.journey.as_deref();
+    let pending: Option<SignedInUser> = js.0.get(PENDING_PASSWORD_KEY).await.ok().flatten();
+    let Some(user) = pending else {
+        return Redirect::to(&step_url(SIGN_IN_PATH, journey)).into_response();
+    };
+    let refuse = |message: &str| {
+        let notice = PageNotice::error(message);
+        ui::render(&state, head, journey, notice, StatusCode::BAD_REQUEST)
+    };
+    let length = form.password.chars().count();
+    if length < MIN_PASSWORD_LEN || form.password.len() > MAX_PASSWORD_LEN {
+        return refuse(&format!(
+            "Use at least {MIN_PASSWORD_LEN} characters (and at most {MAX_PASSWORD_LEN})."
+        ))
+        .await;
+    }
+    if form.password != form.confirm {
+        return refuse("The two passwords are not the same.").await;
+    }
+    let user_id = UserId::from_string(&user.user_id);
+    let current = state.store.password_hash_of(&user_id).await.ok().flatten();
+    if let Some(current) = current {
+        if state.hasher.verify(form.password.clone(), current).await {
+            return refuse("Choose a password other than the one-time password.").await;
+        }
+    }
+    let stored = async {
+        let hash = state.hasher.hash(form.password.clone()).await?;
+        state
+            .store
+            .set_password(&user_id, &hash, state.now())
+            .await?;
+        js.0.remove::<SignedInUser>(PENDING_PASSWORD_KEY)
+            .await
+            .map_err(OAuthError::server_error)?;
+        let event = AuditEvent::new(
+            EventType::PasswordChanged,
+            Outcome::Success,
+            ActorKind::User,
+        )
+        .user(Some(user.user_id.clone()))
+        .with("reason", "one-time password replaced")
+        .context(&caller.context);
+        state.audit.record(event).await?;
+        Ok::<(), OAuthError>(())
+    }
+    .await;
+    match stored {
+        Ok(()) => after_password(&state, &js, user, journey, &caller).await,
+        Err(e) => journey_error(e),
+    }
 }
 
 /// Finishes a sign-in: a new session id (no fixation), the user in the session, an audit

@@ -1,0 +1,60 @@
+//! `/sign-in/new-password`: a person signed in with a one-time password chooses their own
+//! before the sign-in completes.
+
+use leptos::prelude::*;
+
+use super::screen_page;
+use crate::api::auth::{new_password_screen, NewPasswordView};
+use crate::components::forms::{Alert, KeyFields};
+
+#[component]
+pub fn NewPasswordPage() -> impl IntoView {
+    screen_page("Choose a password", new_password_screen, |facts| {
+        view! { <NewPasswordForm facts /> }
+    })
+}
+
+#[component]
+fn NewPasswordForm(facts: NewPasswordView) -> impl IntoView {
+    let NewPasswordView {
+        keys,
+        email,
+        min_length,
+        error,
+    } = facts;
+    let hint = format!("At least {min_length} characters.");
+    view! {
+        <h1>"Choose a password"</h1>
+        <p>"You signed in as " <strong>{email}</strong> " with a one-time password. Choose your own to continue."</p>
+        <Alert message=error />
+        <form class="form" method="post" action=keys.action("/sign-in/new-password")>
+            <KeyFields keys=keys.clone() />
+            <div class="field">
+                <label for="new-password">"New password"</label>
+                <input
+                    id="new-password"
+                    name="password"
+                    type="password"
+                    autocomplete="new-password"
+                    minlength=min_length.to_string()
+                    required
+                    aria-describedby="new-password-hint"
+                />
+                <span id="new-password-hint" class="muted">{hint}</span>
+            </div>
+            <div class="field">
+                <label for="confirm-password">"Repeat it"</label>
+                <input
+                    id="confirm-password"
+                    name="confirm"
+                    type="password"
+                    autocomplete="new-password"
+                    required
+                />
+            </div>
+            <div class="actions">
+                <button class="button" type="submit">"Save and continue"</button>
+            </div>
+        </form>
+    }
+}
