@@ -108,15 +108,7 @@ async fn journey_and_account_pages_are_hydrated_leptos_pages_that_are_never_cach
 #[tokio::test]
 async fn a_wrong_password_renders_the_sign_in_page_again_with_the_error() {
     let db = mandate_core::testing::sqlite();
-    let server = TestServer::start(&db).await;
-    seed_demo(
-        &server.store,
-        &PasswordHasherPool::new(1),
-        "http://localhost:4000/mcp",
-        1,
-    )
-    .await
-    .expect("seed");
+    let (server, _) = crate::oauth_flow::demo_server(&db).await;
     let b = crate::support::browser();
     let html = crate::steps::text(&b, &server.url("/sign-in?journey=j1")).await;
     let csrf = crate::support::hidden_field(&html, "csrf");
