@@ -11,7 +11,7 @@ export MANDATE_DATA_DIR="$data_dir"
 export MANDATE_BIND="127.0.0.1:${port}"
 export MANDATE_PUBLIC_URL="http://localhost:${port}"
 unset MANDATE_DATABASE_URL MANDATE_MASTER_KEY MANDATE_MASTER_KEY_FILE MANDATE_CONFIG
-# Client ID Metadata Documents must be https: the MCP SDK test serves one on localhost with this
+# E2E_TLS_DIR holds what the tests need from here. Client ID Metadata Documents must be https: the MCP SDK test serves one on localhost with this
 # self-signed certificate, which Mandate trusts through its test-only settings (logged loudly).
 tls_dir="${E2E_TLS_DIR:?}"
 mkdir -p "$tls_dir"
@@ -36,4 +36,7 @@ for who in totp stepup passkey revoke forged mcp cimd; do
   MANDATE_USER_PASSWORD="$E2E_DEMO_PASSWORD" "$MANDATE_BIN" user add \
     --email "e2e-${who}@example.com" "${tenants[@]}" >/dev/null
 done
+# Someone with a one-time password (as `admin create` gives): the new-password page test reads it.
+"$MANDATE_BIN" admin create --email e2e-owner@example.com |
+  awk '/password:/ { print $2 }' > "$tls_dir/owner-password"
 exec "$MANDATE_BIN" serve

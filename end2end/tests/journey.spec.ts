@@ -1,6 +1,8 @@
 import { test, expect, type Page, type TestInfo } from "@playwright/test";
 import { createHash, randomBytes } from "node:crypto";
-import { DEMO_PASSWORD, MCP_RESOURCE } from "../playwright.config";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEMO_PASSWORD, MCP_RESOURCE, TLS_DIR } from "../playwright.config";
 import { enrolTotp, shot, signInWithPassword, totp, watchForErrors } from "./support";
 
 // The end-user journey through the real pages in Chromium: password + TOTP, tenant choice,
@@ -218,4 +220,29 @@ test("(e) a forged consent POST is refused", async ({ page }) => {
   // The real form still works afterwards.
   await page.getByRole("button", { name: "Allow" }).click();
   await expect.poll(flow.callback).toBeTruthy();
+});
+
+test("(f) a one-time password is replaced first, with the check updating in place", async ({ page }, testInfo) => {
+  const errors = watchForErrors(page);
+  const oneTime = readFileSync(join(TLS_DIR, "owner-password"), "utf8").trim();
+  expect(oneTime.length).toBeGreaterThan(11);
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill("e2e-owner@example.com");
+  await page.getByLabel("Password").fill(oneTime);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Choose a password" })).toBeVisible();
+  const check = page.getByTestId("password-check");
+  // The check runs in the browser once the page has hydrated: retry typing until it reacts.
+  await expect(async () => {
+    await page.getByLabel("New password").fill("a long new password");
+    await page.getByLabel("Repeat it").fill("a long new passwore");
+    await expect(check).toHaveText("The two passwords are not the same.", { timeout: 500 });
+  }).toPass({ timeout: 20_000 });
+  await shot(page, testInfo, "new-password");
+  await page.getByLabel("Repeat it").fill("a long new password");
+  await expect(check).toHaveText("");
+  await page.getByRole("button", { name: "Save and continue" }).click();
+  await expect(page.getByRole("heading", { name: "Your account" })).toBeVisible();
+  await expect(page.getByText("Signed in as e2e-owner@example.com")).toBeVisible();
+  expect(errors, "no script errors or CSP violations").toEqual([]);
 });

@@ -23,6 +23,19 @@ fn NewPasswordForm(facts: NewPasswordView) -> impl IntoView {
         error,
     } = facts;
     let hint = format!("At least {min_length} characters.");
+    // Checked in place once the page has hydrated; the server checks the same on submit.
+    let password = RwSignal::new(String::new());
+    let confirm = RwSignal::new(String::new());
+    let check = move || {
+        let (p, c) = (password.get(), confirm.get());
+        if !p.is_empty() && p.chars().count() < min_length as usize {
+            format!("Use at least {min_length} characters.")
+        } else if !c.is_empty() && p != c {
+            "The two passwords are not the same.".to_owned()
+        } else {
+            String::new()
+        }
+    };
     view! {
         <h1>"Choose a password"</h1>
         <p>"You signed in as " <strong>{email}</strong> " with a one-time password. Choose your own to continue."</p>
@@ -39,6 +52,7 @@ fn NewPasswordForm(facts: NewPasswordView) -> impl IntoView {
                     minlength=min_length.to_string()
                     required
                     aria-describedby="new-password-hint"
+                    on:input=move |ev| password.set(event_target_value(&ev))
                 />
                 <span id="new-password-hint" class="muted">{hint}</span>
             </div>
@@ -50,8 +64,10 @@ fn NewPasswordForm(facts: NewPasswordView) -> impl IntoView {
                     type="password"
                     autocomplete="new-password"
                     required
+                    on:input=move |ev| confirm.set(event_target_value(&ev))
                 />
             </div>
+            <p class="error" aria-live="polite" data-testid="password-check">{check}</p>
             <div class="actions">
                 <button class="button" type="submit">"Save and continue"</button>
             </div>
