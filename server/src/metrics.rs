@@ -39,6 +39,20 @@ pub fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Drains the recorder's histogram buffers now and then (the exporter leaves this to its
+/// user; without it they grow with every request).
+pub fn spawn_upkeep(period: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            if let Some(handle) = handle() {
+                handle.run_upkeep();
+            }
+        }
+    })
+}
+
 /// Counts and times every request by method, matched route (never the raw path: ids and
 /// tokens stay out of label values) and status.
 pub async fn track(request: Request, next: Next) -> Response {

@@ -190,6 +190,7 @@ pub async fn serve(
         .spawn_expiry_sweeper(Duration::from_secs(600));
     let key_watcher = spawn_key_watcher(&prepared.state, Duration::from_secs(30));
     let pruner = spawn_audit_pruner(&prepared.state, Duration::from_secs(3600));
+    let upkeep = crate::metrics::spawn_upkeep(Duration::from_secs(5));
     let metrics = match prepared.state.config.metrics_bind {
         Some(addr) => Some(spawn_metrics(addr, &prepared.state).await?),
         None => None,
@@ -205,6 +206,7 @@ pub async fn serve(
     sweeper.abort();
     key_watcher.abort();
     pruner.abort();
+    upkeep.abort();
     if let Some(task) = metrics {
         task.abort();
     }

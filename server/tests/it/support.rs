@@ -110,9 +110,14 @@ impl TestServer {
     }
 }
 
+/// No request in these tests takes more than a few seconds; one that hangs fails the test
+/// instead of the whole run.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("client")
 }
@@ -122,6 +127,7 @@ pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("client")
 }
