@@ -231,6 +231,14 @@ fn back(journey: Option<&str>) -> Response {
     Redirect::to(&step_url(ACCOUNT_PATH, journey)).into_response()
 }
 
+/// Back to the account page after a change, or the error page if it failed.
+fn back_or_error(result: Result<(), OAuthError>, journey: Option<&str>) -> Response {
+    match result {
+        Ok(()) => back(journey),
+        Err(e) => journey_error(e),
+    }
+}
+
 async fn audit(
     state: &AppState,
     event: EventType,
@@ -402,10 +410,7 @@ pub async fn totp_remove(
         .await
     }
     .await;
-    match result {
-        Ok(()) => back(form.journey.as_deref()),
-        Err(e) => journey_error(e),
-    }
+    back_or_error(result, form.journey.as_deref())
 }
 
 /// Replaces the recovery codes and shows the new ones once.
@@ -479,10 +484,7 @@ pub async fn passkey_remove(
         Ok::<(), OAuthError>(())
     }
     .await;
-    match result {
-        Ok(()) => back(form.journey.as_deref()),
-        Err(e) => journey_error(e),
-    }
+    back_or_error(result, form.journey.as_deref())
 }
 
 pub async fn revoke_agent(
@@ -514,8 +516,5 @@ pub async fn revoke_agent(
         Ok(())
     }
     .await;
-    match result {
-        Ok(()) => back(None),
-        Err(e) => journey_error(e),
-    }
+    back_or_error(result, None)
 }
