@@ -59,6 +59,32 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHead {
     }
 }
 
+/// A form's fields, or a readable error page when the body cannot be read as the form (a
+/// hand-made or truncated post; the pages always send every field).
+pub struct PageForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for PageForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(fields)) => Ok(Self(fields)),
+            Err(rejection) => {
+                tracing::debug!(%rejection, "unreadable form");
+                Err(error_page(
+                    StatusCode::BAD_REQUEST,
+                    "This form cannot be read",
+                    "Some of its fields are missing or not valid. Go back to the page and send it again.",
+                ))
+            }
+        }
+    }
+}
+
 /// Renders the page at the request's path, as its GET would, for the form's `journey`, plus
 /// `notice`, with `status`.
 pub async fn render(

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::identity::second_factor::{
     begin_totp, has_totp, new_recovery_codes, pending_totp, verify_totp, FactorRefusal,
@@ -25,7 +24,7 @@ use crate::routes::oauth::journey::{
     journey_error, signed_in_user, step_url, JourneySession, ACCOUNT_PATH, SIGN_IN_PATH,
 };
 use crate::state::AppState;
-use crate::ui::{self, notice_of, screen_of, session_of, RequestHead};
+use crate::ui::{self, notice_of, screen_of, session_of, PageForm, RequestHead};
 
 const TOTP_ISSUER: &str = "Mandate";
 /// Removing a second factor needs one verified this recently, so a borrowed session cannot
@@ -208,9 +207,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for AccountPost {
                 .map_err(IntoResponse::into_response)?;
         let head = RequestHead(parts.clone());
         let request = axum::extract::Request::from_parts(parts, body);
-        let Form(form) = Form::<AccountForm>::from_request(request, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let PageForm(form) = PageForm::<AccountForm>::from_request(request, state).await?;
         let js = JourneySession(session.clone());
         js.check_csrf(&form.csrf).await.map_err(journey_error)?;
         let Some(user) = signed_in_user(&session).await else {

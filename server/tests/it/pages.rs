@@ -174,3 +174,33 @@ async fn a_journey_page_out_of_step_redirects_to_the_step_that_is_next() {
     assert_eq!(res.status(), 200, "the step that is next shows");
     server.stop().await;
 }
+
+/// A form posted with fields missing (not something the pages send) gets a readable page.
+#[tokio::test]
+async fn an_unreadable_form_post_gets_a_readable_error_page() {
+    let db = mandate_core::testing::sqlite();
+    let server = TestServer::start(&db).await;
+    let b = crate::support::browser();
+    for path in [
+        "/sign-in",
+        "/sign-in/verify",
+        "/sign-in/new-password",
+        "/authorize/tenant",
+        "/account/totp/start",
+    ] {
+        let res = b
+            .post(server.url(path))
+            .form(&[("unexpected", "x")])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), 400, "{path}");
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/html"));
+        let html = res.text().await.expect("body");
+        assert!(html.contains("This form cannot be read"), "{path}: {html}");
+    }
+    server.stop().await;
+}

@@ -9,7 +9,6 @@ use app::api::screen::Screen;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::ids::McpServerId;
 use mandate_core::journey::{approved_scopes, Facts, Journey, Step};
@@ -21,7 +20,7 @@ use tower_sessions::Session;
 use super::{answered, current, elsewhere, issue_code, journey_error, Decision, CONSENT_PATH};
 use crate::request_context::Caller;
 use crate::state::AppState;
-use crate::ui::{screen_of, session_of};
+use crate::ui::{screen_of, session_of, PageForm};
 
 fn trust_badge(level: TrustLevel) -> TrustBadge {
     match level {
@@ -119,7 +118,7 @@ pub async fn consent(
     State(state): State<AppState>,
     session: Session,
     caller: Caller,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Response {
     let field = |name: &str| {
         pairs

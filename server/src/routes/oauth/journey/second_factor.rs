@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::identity::second_factor::{
     has_totp, verify_recovery_code, verify_totp, FactorRefusal,
@@ -23,7 +22,7 @@ use super::{journey_error, signed_in_user, JourneySession, PENDING_KEY, SIGN_IN_
 use crate::middleware::rate_limit;
 use crate::request_context::Caller;
 use crate::state::AppState;
-use crate::ui::{self, notice_of, screen_of, session_of, RequestHead};
+use crate::ui::{self, notice_of, screen_of, session_of, PageForm, RequestHead};
 
 pub const SECOND_FACTOR_PATH: &str = "/sign-in/verify";
 
@@ -87,7 +86,7 @@ pub async fn second_factor(
     session: Session,
     caller: Caller,
     head: RequestHead,
-    Form(form): Form<SecondFactorForm>,
+    PageForm(form): PageForm<SecondFactorForm>,
 ) -> Response {
     let js = JourneySession(session);
     if let Err(e) = js.check_csrf(&form.csrf).await {

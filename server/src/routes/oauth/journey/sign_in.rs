@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::crypto::random_token;
 use mandate_core::identity::password::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
@@ -29,7 +28,7 @@ use super::{
 use crate::middleware::rate_limit;
 use crate::request_context::Caller;
 use crate::state::AppState;
-use crate::ui::{self, notice_of, screen_of, session_of, RequestHead};
+use crate::ui::{self, notice_of, screen_of, session_of, PageForm, RequestHead};
 
 pub const SIGN_IN_PATH: &str = "/sign-in";
 pub const NEW_PASSWORD_PATH: &str = "/sign-in/new-password";
@@ -76,7 +75,7 @@ pub async fn sign_in(
     session: Session,
     caller: Caller,
     head: RequestHead,
-    Form(form): Form<SignInForm>,
+    PageForm(form): PageForm<SignInForm>,
 ) -> Response {
     let js = JourneySession(session);
     if let Err(e) = js.check_csrf(&form.csrf).await {
@@ -257,7 +256,7 @@ pub async fn new_password(
     session: Session,
     caller: Caller,
     head: RequestHead,
-    Form(form): Form<NewPasswordForm>,
+    PageForm(form): PageForm<NewPasswordForm>,
 ) -> Response {
     let js = JourneySession(session);
     if let Err(e) = js.check_csrf(&form.csrf).await {
@@ -377,7 +376,7 @@ pub async fn sign_out(
     State(state): State<AppState>,
     session: Session,
     caller: Caller,
-    Form(form): Form<SignOutForm>,
+    PageForm(form): PageForm<SignOutForm>,
 ) -> Response {
     let js = JourneySession(session);
     if let Err(e) = js.check_csrf(&form.csrf).await {

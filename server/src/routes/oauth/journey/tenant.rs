@@ -5,7 +5,6 @@ use app::api::screen::Screen;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::Response;
-use axum::Form;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -13,7 +12,7 @@ use tower_sessions::Session;
 use super::{advance, answered, current, elsewhere, journey_error, TENANT_PATH};
 use crate::request_context::Caller;
 use crate::state::AppState;
-use crate::ui::{screen_of, session_of};
+use crate::ui::{screen_of, session_of, PageForm};
 
 /// What `/authorize/tenant` shows: the person's tenants, with their roles there.
 pub async fn tenant_screen(
@@ -65,7 +64,7 @@ pub async fn choose_tenant(
     State(state): State<AppState>,
     session: Session,
     caller: Caller,
-    Form(form): Form<TenantForm>,
+    PageForm(form): PageForm<TenantForm>,
 ) -> Response {
     let (js, mut journey, decision) =
         match answered(&state, &session, &form.csrf, Some(&form.journey)).await {
