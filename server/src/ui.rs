@@ -175,7 +175,7 @@ impl Screens for ServerScreens {
         request: Parts,
         journey: Option<String>,
     ) -> ScreenFuture<'_, NewPasswordView> {
-        Box::pin(journey::new_password_screen(&self.state, request, journey))
+        Box::pin(journey::new_password_screen(request, journey))
     }
 
     fn verify(&self, request: Parts, journey: Option<String>) -> ScreenFuture<'_, VerifyView> {

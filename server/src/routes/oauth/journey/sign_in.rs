@@ -214,7 +214,6 @@ async fn after_password(
 /// What `/sign-in/new-password` shows (a redirect to sign-in when no one-time password was
 /// just used on this session).
 pub async fn new_password_screen(
-    _state: &AppState,
     request: Parts,
     journey: Option<String>,
 ) -> Screen<NewPasswordView> {
