@@ -75,6 +75,27 @@ pub fn App() -> impl IntoView {
                 // The account forms' answers (new recovery codes, a wrong code) render the
                 // account page at the address the form posted to.
                 <Route path=path!("/account/*action") view=AccountPage ssr=SsrMode::Async />
+                <Route
+                    path=path!("/admin")
+                    view=pages::admin::dashboard::DashboardPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/api-keys")
+                    view=pages::admin::api_keys::ApiKeysPage
+                    ssr=SsrMode::Async
+                />
+                // A revocation that cannot go ahead renders the page at the form's address.
+                <Route
+                    path=path!("/admin/api-keys/revoke")
+                    view=pages::admin::api_keys::ApiKeysPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/audit")
+                    view=pages::admin::audit::AuditPage
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }

@@ -1,6 +1,7 @@
 //! Mandate's domain crate: the rules of the authorization server as plain functions and types,
 //! and the storage they run on. Nothing here speaks HTTP or renders UI (ARCHITECTURE.md §1).
 
+pub mod access;
 pub mod audit;
 pub mod bootstrap;
 pub mod clock;

@@ -20,14 +20,17 @@ pub enum SecretKind {
     AuthorizationCode,
     RefreshToken,
     RegistrationAccessToken,
+    /// Authenticates calls to the admin REST API (`/api/v1`).
+    AdminApiKey,
 }
 
 impl SecretKind {
-    const ALL: [SecretKind; 4] = [
+    const ALL: [SecretKind; 5] = [
         Self::ClientSecret,
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::RegistrationAccessToken,
+        Self::AdminApiKey,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -36,6 +39,7 @@ impl SecretKind {
             Self::AuthorizationCode => "mdt_ac_",
             Self::RefreshToken => "mdt_rt_",
             Self::RegistrationAccessToken => "mdt_rat_",
+            Self::AdminApiKey => "mdt_ak_",
         }
     }
 }

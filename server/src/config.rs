@@ -66,6 +66,10 @@ pub struct Config {
     pub cimd_extra_ca_file: Option<PathBuf>,
     /// Audit events older than this many days are pruned (0: kept forever).
     pub audit_retention_days: u32,
+    /// Where every audit event is also sent (a SIEM), if anywhere.
+    pub audit_forward: Option<ForwardTarget>,
+    /// Signs webhook deliveries (HMAC-SHA256), when set.
+    pub audit_forward_secret: Option<String>,
     /// Warnings to log once logging is up (unknown variables, insecure choices).
     pub warnings: Vec<String>,
 }
@@ -87,6 +91,8 @@ struct FileConfig {
     cimd_allow_loopback: Option<bool>,
     cimd_extra_ca_file: Option<String>,
     audit_retention_days: Option<u32>,
+    audit_forward: Option<String>,
+    audit_forward_secret: Option<String>,
 }
 
 /// Every `MANDATE_*` variable Mandate reads; others are warned about.
@@ -105,6 +111,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_CIMD_ALLOW_LOOPBACK",
     "MANDATE_CIMD_EXTRA_CA_FILE",
     "MANDATE_AUDIT_RETENTION_DAYS",
+    "MANDATE_AUDIT_FORWARD",
+    "MANDATE_AUDIT_FORWARD_SECRET",
     // read by `mandate seed demo`, `mandate user add` and the test suites, not by the server
     "MANDATE_DEMO_PASSWORD",
     "MANDATE_USER_PASSWORD",
@@ -251,6 +259,34 @@ impl Config {
             })?,
             None => file_config.audit_retention_days.unwrap_or(365),
         };
+        let audit_forward = pick(
+            "MANDATE_AUDIT_FORWARD",
+            "audit_forward",
+            &file_config.audit_forward,
+        )
+        .map(|raw| parse_forward(&raw))
+        .transpose()?;
+        let audit_forward_secret = pick(
+            "MANDATE_AUDIT_FORWARD_SECRET",
+            "audit_forward_secret",
+            &file_config.audit_forward_secret,
+        )
+        .map(non_empty)
+        .transpose()?;
+        if let Some(ForwardTarget::Webhook(url)) = &audit_forward {
+            if url.scheme() == "http" {
+                warnings.push(
+                    "MANDATE_AUDIT_FORWARD is a plain-http URL: audit events travel unencrypted"
+                        .into(),
+                );
+            }
+            if audit_forward_secret.is_none() {
+                warnings.push(
+                    "MANDATE_AUDIT_FORWARD_SECRET is not set: webhook deliveries are not signed"
+                        .into(),
+                );
+            }
+        }
         if cimd_allow_loopback {
             warnings.push("MANDATE_CIMD_ALLOW_LOOPBACK is on: client metadata documents may be fetched from loopback addresses. This is for tests only; never enable it in production".into());
         }
@@ -271,6 +307,8 @@ impl Config {
             cimd_allow_loopback,
             cimd_extra_ca_file,
             audit_retention_days,
+            audit_forward,
+            audit_forward_secret,
             warnings,
         })
     }
@@ -286,6 +324,29 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(&setting, format!("cannot be read: {e}")))?;
     toml::from_str(&text).map_err(|e| ConfigError::new(setting, e.message().to_owned()))
+}
+
+/// Where audit events are forwarded: `stdout` (one JSON line per event) or a webhook URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardTarget {
+    Stdout,
+    Webhook(url::Url),
+}
+
+fn parse_forward(raw: &Raw) -> Result<ForwardTarget, ConfigError> {
+    let value = raw.value.trim();
+    if value == "stdout" {
+        return Ok(ForwardTarget::Stdout);
+    }
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {
+            Ok(ForwardTarget::Webhook(url))
+        }
+        _ => Err(ConfigError::new(
+            &raw.setting,
+            "must be `stdout` or an http(s) URL to POST events to",
+        )),
+    }
 }
 
 fn non_empty(raw: Raw) -> Result<String, ConfigError> {
@@ -440,6 +501,23 @@ mod tests {
         assert_eq!(c.audit_retention_days, 30);
         assert!(c.is_https());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn audit_forwarding_is_stdout_or_a_url_and_unsigned_webhooks_are_warned_about() {
+        let c = Config::from_sources(None, &env(&[("MANDATE_AUDIT_FORWARD", "stdout")]))
+            .expect("stdout");
+        assert_eq!(c.audit_forward, Some(ForwardTarget::Stdout));
+        let c = Config::from_sources(
+            None,
+            &env(&[("MANDATE_AUDIT_FORWARD", "http://siem.internal:8088/mandate")]),
+        )
+        .expect("url");
+        assert!(matches!(c.audit_forward, Some(ForwardTarget::Webhook(_))));
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        let e = Config::from_sources(None, &env(&[("MANDATE_AUDIT_FORWARD", "syslog")]))
+            .expect_err("refused");
+        assert_eq!(e.setting, "MANDATE_AUDIT_FORWARD");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `mandate` server: configuration, start-up, HTTP endpoints and the Leptos pages.
 //! [`router`] builds the whole application so tests can drive it on any listener.
 
+pub mod audit_forward;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -49,10 +50,13 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
     let headers = SecurityHeaders {
         hsts: state.config.is_https(),
     };
-    let journey_pages = routes::oauth::page_router().layer(sessions.layer(state.config.is_https()));
+    let journey_pages = routes::oauth::page_router()
+        .merge(routes::admin::router())
+        .layer(sessions.layer(state.config.is_https()));
     let app = Router::new()
         .merge(routes::health::router())
         .merge(routes::oauth::api_router())
+        .merge(routes::api_v1::router())
         .merge(journey_pages)
         .merge(pages)
         .with_state(state)

@@ -191,6 +191,15 @@ pub async fn serve(
     let key_watcher = spawn_key_watcher(&prepared.state, Duration::from_secs(30));
     let pruner = spawn_audit_pruner(&prepared.state, Duration::from_secs(3600));
     let upkeep = crate::metrics::spawn_upkeep(Duration::from_secs(5));
+    let config = &prepared.state.config;
+    let forwarder = config.audit_forward.clone().map(|target| {
+        crate::audit_forward::spawn(
+            store.clone(),
+            prepared.state.audit.clone(),
+            target,
+            config.audit_forward_secret.clone(),
+        )
+    });
     let metrics = match prepared.state.config.metrics_bind {
         Some(addr) => Some(spawn_metrics(addr, &prepared.state).await?),
         None => None,
@@ -207,6 +216,9 @@ pub async fn serve(
     key_watcher.abort();
     pruner.abort();
     upkeep.abort();
+    if let Some(task) = forwarder {
+        task.abort();
+    }
     if let Some(task) = metrics {
         task.abort();
     }

@@ -18,6 +18,7 @@ use http::header::CONTENT_SECURITY_POLICY;
 use http::HeaderValue;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
+use mandate_core::access::AdminAccess;
 use mandate_core::oauth::{ErrorCode, OAuthError};
 use tower_sessions::Session;
 
@@ -192,5 +193,24 @@ impl Screens for ServerScreens {
 
     fn account(&self, request: Parts, journey: Option<String>) -> ScreenFuture<'_, AccountView> {
         Box::pin(account::account_screen(&self.state, request, journey))
+    }
+
+    fn admin(&self, request: Parts) -> ScreenFuture<'_, AdminAccess> {
+        Box::pin(async move { crate::routes::admin::admin_screen(&self.state, &request).await })
+    }
+
+    fn csrf(&self, request: Parts) -> ScreenFuture<'_, String> {
+        Box::pin(async move {
+            screen_of(
+                async {
+                    let session = session_of(&request)?;
+                    journey::JourneySession(session)
+                        .ensure_csrf()
+                        .await
+                        .map(Screen::Show)
+                }
+                .await,
+            )
+        })
     }
 }

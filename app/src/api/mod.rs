@@ -2,6 +2,7 @@
 //! rights where the data is not public, and returns a wasm-safe DTO.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod directory;
 pub mod screen;

@@ -47,6 +47,8 @@ pub struct PageNotice {
     pub recovery_codes: Option<Vec<String>>,
     /// A second factor was just set up during an authorization: offer the way back to it.
     pub offer_continue: bool,
+    /// A secret just created (an API key): shown in this one response only.
+    pub secret: Option<String>,
 }
 
 impl PageNotice {
@@ -96,6 +98,11 @@ mod ssr {
             -> ScreenFuture<'_, ConsentView>;
         fn account(&self, request: Parts, journey: Option<String>)
             -> ScreenFuture<'_, AccountView>;
+        /// The console's caller: their admin capability, or sign in first, or an error
+        /// (signed in without admin rights).
+        fn admin(&self, request: Parts) -> ScreenFuture<'_, mandate_core::access::AdminAccess>;
+        /// The session's CSRF token, for a console page's forms.
+        fn csrf(&self, request: Parts) -> ScreenFuture<'_, String>;
     }
 
     /// The screens and the current request, for a server function.

@@ -1,4 +1,6 @@
 //! Pieces shared by pages.
 
+pub mod chart;
 pub mod forms;
 pub mod layout;
+pub mod live_tail;

@@ -4,6 +4,8 @@
 //! [`AuditLog::record`] returns only after the event's transaction committed, so a response
 //! that depends on an event is never sent before the event is durable.
 
+pub mod labels;
+pub mod query;
 pub mod retention;
 pub mod verify;
 
@@ -11,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, UnixMillis};
 use crate::error::{CoreError, CoreResult};
@@ -81,9 +83,54 @@ pub enum EventType {
     TokenIntrospected,
     #[serde(rename = "keys.rotated")]
     KeysRotated,
+    #[serde(rename = "audit.exported")]
+    AuditExported,
+    #[serde(rename = "admin.changed")]
+    AdminChanged,
 }
 
 impl EventType {
+    /// Every type, in the order the viewer lists them.
+    pub const ALL: [EventType; 32] = [
+        Self::AgentRegistered,
+        Self::AgentUpdated,
+        Self::AgentDeleted,
+        Self::UserSignedIn,
+        Self::SignInFailed,
+        Self::UserSignedOut,
+        Self::PasswordChanged,
+        Self::MfaVerified,
+        Self::MfaFailed,
+        Self::MfaEnrolled,
+        Self::MfaRemoved,
+        Self::RecoveryCodesGenerated,
+        Self::PasskeyRegistered,
+        Self::PasskeyRemoved,
+        Self::TenantChosen,
+        Self::PolicyEvaluated,
+        Self::GrantRevoked,
+        Self::AuthorizationRequested,
+        Self::AuthorizationFailed,
+        Self::ConsentGranted,
+        Self::ConsentDenied,
+        Self::CodeIssued,
+        Self::TokenIssued,
+        Self::TokenRefreshed,
+        Self::TokenFailed,
+        Self::TokenRevoked,
+        Self::RefreshReuseDetected,
+        Self::CodeReplayDetected,
+        Self::TokenIntrospected,
+        Self::KeysRotated,
+        Self::AuditExported,
+        Self::AdminChanged,
+    ];
+
+    /// The type with this stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AgentRegistered => "agent.registered",
@@ -116,6 +163,8 @@ impl EventType {
             Self::CodeReplayDetected => "token.code_replay_detected",
             Self::TokenIntrospected => "token.introspected",
             Self::KeysRotated => "keys.rotated",
+            Self::AuditExported => "audit.exported",
+            Self::AdminChanged => "admin.changed",
         }
     }
 }
@@ -125,6 +174,17 @@ impl EventType {
 pub enum Outcome {
     Success,
     Failure,
+}
+
+impl Outcome {
+    /// The outcome with this stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "success" => Some(Self::Success),
+            "failure" => Some(Self::Failure),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -286,6 +346,8 @@ struct Pending {
 pub struct AuditLog {
     tx: mpsc::Sender<Pending>,
     clock: Arc<dyn Clock>,
+    /// The newest committed sequence number this process wrote (0 until the first batch).
+    head: watch::Receiver<i64>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -306,8 +368,15 @@ impl AuditLog {
     /// Starts the writer task on `store`.
     pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(store, rx));
-        Self { tx, clock }
+        let (head_tx, head) = watch::channel(0);
+        tokio::spawn(writer(store, rx, head_tx));
+        Self { tx, clock, head }
+    }
+
+    /// Changes whenever this process commits events (the live tail and forwarding wake on it;
+    /// events other instances write are found by their periodic re-read).
+    pub fn committed(&self) -> watch::Receiver<i64> {
+        self.head.clone()
     }
 
     /// Appends `event`; returns once it is committed.
@@ -341,7 +410,7 @@ impl AuditLog {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>) {
+async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, committed: watch::Sender<i64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The chain head, kept here so a batch is only INSERTs; re-read after any failure (another
     // instance may have appended).
@@ -368,6 +437,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>) {
             };
             match write_batch(&store, &batch, current).await {
                 Ok(new_head) => {
+                    committed.send_replace(new_head.0);
                     head = Some(new_head);
                     result = Ok(());
                     break;
@@ -547,6 +617,20 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(a).expect("json"), actor_str(a));
         }
+    }
+
+    #[test]
+    fn every_type_is_listed_once_and_parses_back() {
+        let mut names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        for t in EventType::ALL {
+            assert_eq!(EventType::from_name(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_value(t).expect("json"), t.as_str());
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventType::ALL.len());
+        assert_eq!(EventType::from_name("token.stolen"), None);
+        assert_eq!(Outcome::from_name("failure"), Some(Outcome::Failure));
     }
 
     #[test]

@@ -211,4 +211,28 @@ mod tests {
             assert!(broken.reason.contains("missing"), "{}", broken.reason);
         }
     }
+
+    #[tokio::test]
+    async fn two_reordered_events_are_named() {
+        for db in each_backend().await {
+            let store = db.store().await;
+            store.migrate().await.expect("migrate");
+            record_events(&store, 20).await;
+            for sql in [
+                "UPDATE audit_events SET seq = -10 WHERE seq = 10",
+                "UPDATE audit_events SET seq = 10 WHERE seq = 11",
+                "UPDATE audit_events SET seq = 11 WHERE seq = -10",
+            ] {
+                sqlx::query(sql)
+                    .execute(store.pool())
+                    .await
+                    .expect("reorder");
+            }
+            let report = verify_chain(&store, None, None).await.expect("verify");
+            let broken = report.broken.expect("broken");
+            assert_eq!(broken.seq, 10, "{:?}", db.backend);
+            assert!(broken.reason.contains("previous-hash"), "{}", broken.reason);
+            assert_eq!(report.checked, 9);
+        }
+    }
 }

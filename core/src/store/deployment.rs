@@ -31,4 +31,17 @@ impl Store {
                 .await?,
         )
     }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub async fn set_deployment_value(&self, key: &str, value: &str) -> CoreResult<()> {
+        sqlx::query(
+            "INSERT INTO deployment (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

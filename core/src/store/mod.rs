@@ -3,6 +3,7 @@
 //! times as BIGINT unix ms; booleans as INTEGER 0/1; every multi-row change in one transaction.
 
 pub mod agents;
+pub mod api_keys;
 pub mod deployment;
 pub mod factors;
 pub mod grants;

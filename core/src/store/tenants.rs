@@ -125,6 +125,18 @@ impl Store {
         .transpose()
     }
 
+    /// Every tenant, by name.
+    pub async fn list_tenants(&self) -> CoreResult<Vec<Tenant>> {
+        sqlx::query_as::<_, TenantRow>(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Tenant::try_from)
+        .collect()
+    }
+
     /// Puts `membership.user_id` in `membership.tenant_id`; a no-op if already a member.
     pub async fn add_membership(&self, membership: &Membership) -> CoreResult<()> {
         sqlx::query(

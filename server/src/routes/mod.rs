@@ -1,6 +1,8 @@
 //! HTTP endpoints other than the Leptos pages.
 
 pub mod account;
+pub mod admin;
+pub mod api_v1;
 pub mod health;
 pub mod oauth;
 pub mod passkeys;

@@ -294,3 +294,111 @@ async fn audit_verify_checks_the_chain_and_names_the_first_edited_event() {
     assert!(stdout.contains("1 events checked"), "{stdout}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+/// The `jti` of a JWT, read without verifying (the test only needs the id).
+fn jti_of(jwt: &str) -> String {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).expect("claims");
+    claims["jti"].as_str().expect("jti").to_owned()
+}
+
+/// §2 of the audit design: an event is durable before the response that caused it completes.
+/// A server killed (SIGKILL: no shutdown, no flush) right after answering a token request
+/// leaves that token's event in the database.
+#[tokio::test]
+async fn killing_the_server_right_after_a_token_response_keeps_its_event() {
+    for db in mandate_core::testing::each_backend().await {
+        let dir = temp_dir("cli");
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let configure = |cmd: &mut Command| {
+            cmd.env("MANDATE_DATABASE_URL", &db.url)
+                .env("MANDATE_BIND", format!("127.0.0.1:{port}"))
+                .env("MANDATE_PUBLIC_URL", &base);
+        };
+        let mut seed = mandate(&dir);
+        configure(seed.args(["seed", "demo"]));
+        let (code, _, stderr) = run(&mut seed);
+        assert_eq!(code, 0, "{stderr}");
+        let mut serve = mandate(&dir);
+        configure(
+            serve
+                .arg("serve")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let mut child = serve.spawn().expect("spawn");
+
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .map_or(true, |r| !r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let registered: serde_json::Value = http
+            .post(format!("{base}/s/demo-notes/register"))
+            .json(&serde_json::json!({
+                "client_name": "Machine",
+                "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "client_secret_post"
+            }))
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("json");
+        let id = registered["client_id"].as_str().expect("id");
+        let secret = registered["client_secret"].as_str().expect("secret");
+        let token: serde_json::Value = http
+            .post(format!("{base}/s/demo-notes/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", "notes.read"),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let jti = jti_of(token["access_token"].as_str().expect("access token"));
+
+        let store = db.store().await;
+        let filter = mandate_core::audit::query::AuditFilter {
+            event_types: vec![mandate_core::audit::EventType::TokenIssued],
+            ..Default::default()
+        };
+        let issued = mandate_core::audit::query::newest_first(&store, &filter, None, 10)
+            .await
+            .expect("events");
+        assert!(
+            issued.iter().any(|e| e.detail["jti"] == jti.as_str()),
+            "{:?}: the token's event survived the kill: {issued:?}",
+            db.backend
+        );
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -694,7 +694,10 @@ async fn a_one_time_password_must_be_replaced_before_the_sign_in_completes() {
             .await
             .expect("post");
         assert_eq!(res.status(), 303);
-        assert!(location(&server, &res).ends_with("/account"));
+        assert!(
+            location(&server, &res).ends_with("/admin"),
+            "an admin lands on the console"
+        );
         let account = text(&b, &server.url("/account")).await;
         assert!(account.contains("owner@example.com"));
 

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod admin_api;
+mod audit_views;
 mod cimd;
 mod cli_config;
 mod health;

@@ -31,6 +31,8 @@ use crate::state::AppState;
 use crate::ui::{self, notice_of, screen_of, session_of, PageForm, RequestHead};
 
 pub const SIGN_IN_PATH: &str = "/sign-in";
+/// The console's home.
+pub const ADMIN_PATH: &str = "/admin";
 pub const NEW_PASSWORD_PATH: &str = "/sign-in/new-password";
 /// A person who signed in with a one-time password and must choose their own first.
 const PENDING_PASSWORD_KEY: &str = "pending_password";
@@ -355,7 +357,13 @@ pub async fn continue_journey(
     caller: &Caller,
 ) -> Response {
     let Some(journey_id) = journey_id.filter(|j| !j.is_empty()) else {
-        return Redirect::to(ACCOUNT_PATH).into_response();
+        // Outside an authorization: admins go to the console, everyone else to their account.
+        let user_id = mandate_core::ids::UserId::from_string(user.user_id.clone());
+        let home = match mandate_core::access::admin_access(&state.store, &user_id).await {
+            Ok(Some(_)) => ADMIN_PATH,
+            _ => ACCOUNT_PATH,
+        };
+        return Redirect::to(home).into_response();
     };
     match js.journey(journey_id).await {
         Ok(mut journey) => match journey.sign_in(user) {

@@ -1,0 +1,81 @@
+//! The API keys page's facts: every key (never the key itself), and a new key's secret in the
+//! one response that creates it.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::AdminHeader;
+use crate::api::screen::Screen;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub hint: String,
+    pub scope: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeysView {
+    pub header: AdminHeader,
+    pub csrf: String,
+    /// Only project admins manage keys (a key acts as a project admin).
+    pub may_manage: bool,
+    pub keys: Vec<ApiKeyRow>,
+    /// The key just created, shown this once.
+    pub new_secret: Option<String>,
+    pub error: Option<String>,
+    pub info: Option<String>,
+}
+
+#[server]
+pub async fn api_keys_screen() -> Result<Screen<ApiKeysView>, ServerFnError> {
+    let admin = match super::admin().await {
+        Ok(admin) => admin,
+        Err(screen) => return Ok(screen),
+    };
+    let (screens, request) = crate::api::screen::screens()?;
+    let notice = request
+        .extensions
+        .get::<crate::api::screen::PageNotice>()
+        .cloned()
+        .unwrap_or_default();
+    let csrf = match screens.csrf(request).await {
+        Screen::Show(csrf) => csrf,
+        Screen::Redirect(to) => return Ok(Screen::Redirect(to)),
+        Screen::Error(e) => return Ok(Screen::Error(e)),
+    };
+    let may_manage = admin.access.is_project_admin();
+    let keys = if may_manage {
+        match admin.ctx.store.list_api_keys().await {
+            Ok(keys) => keys,
+            Err(e) => return Ok(super::failed(e)),
+        }
+    } else {
+        Vec::new()
+    };
+    let when = |ms: Option<i64>| ms.map(super::time_text::utc);
+    Ok(crate::api::screen::respond(Screen::Show(ApiKeysView {
+        header: admin.header,
+        csrf,
+        may_manage,
+        keys: keys
+            .into_iter()
+            .map(|k| ApiKeyRow {
+                id: k.id,
+                name: k.name,
+                hint: k.hint,
+                scope: k.scope.as_str().to_owned(),
+                created: super::time_text::utc(k.created_at),
+                last_used: when(k.last_used_at).unwrap_or_else(|| "never".into()),
+                revoked: when(k.revoked_at),
+            })
+            .collect(),
+        new_secret: notice.secret,
+        error: notice.error,
+        info: notice.info,
+    })))
+}

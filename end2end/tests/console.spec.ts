@@ -1,0 +1,112 @@
+import { test, expect, type Page, type TestInfo } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEMO_PASSWORD, TLS_DIR } from "../playwright.config";
+import { shot, watchForErrors } from "./support";
+
+// The operator's console through the real pages: the dashboard's SVG charts, the audit
+// viewer filtered by agent with its event drawer, and the live tail. Each test signs in as its
+// own admin, made by `mandate admin create` in start-server.sh (a one-time password, replaced
+// at the first sign-in).
+
+async function signInAsAdmin(page: Page, who: string) {
+  const oneTime = readFileSync(join(TLS_DIR, `${who}-password`), "utf8").trim();
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(`e2e-${who}@example.com`);
+  await page.getByLabel("Password").fill(oneTime);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Choose a password" })).toBeVisible();
+  await page.getByLabel("New password").fill("a long console password");
+  await page.getByLabel("Repeat it").fill("a long console password");
+  await page.getByRole("button", { name: "Save and continue" }).click();
+  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
+}
+
+/** Registers an agent by DCR on the demo MCP server's issuer; returns its client id. */
+async function registerAgent(page: Page, name: string): Promise<string> {
+  const res = await page.request.post("/s/demo-notes/register", {
+    data: {
+      client_name: name,
+      redirect_uris: ["http://127.0.0.1:8979/callback"],
+      token_endpoint_auth_method: "none",
+      application_type: "native",
+    },
+  });
+  expect(res.status()).toBe(201);
+  return (await res.json()).client_id;
+}
+
+test("the dashboard draws its charts; the viewer filters by agent and opens an event", async ({ page }, testInfo: TestInfo) => {
+  const errors = watchForErrors(page);
+  const first = await registerAgent(page, "Audit Agent One");
+  const second = await registerAgent(page, "Audit Agent Two");
+  await signInAsAdmin(page, "auditor1");
+
+  // Four charts drawn as SVG by the server, each with its lines and totals.
+  const charts = page.locator("figure.chart");
+  await expect(charts).toHaveCount(4);
+  for (const id of ["tokens", "consents", "sign-in-failures", "registrations"]) {
+    const chart = page.locator(`figure[data-chart="${id}"]`);
+    await expect(chart.locator("svg polyline")).toHaveCount(2);
+    await expect(chart.locator("svg")).toHaveAttribute("role", "img");
+  }
+  const registered = page.locator('figure[data-chart="registrations"] li', { hasText: "Registered" });
+  expect(Number(await registered.locator("[data-total]").textContent())).toBeGreaterThanOrEqual(2);
+  await shot(page, testInfo, "dashboard");
+
+  await page.getByRole("link", { name: "Audit trail" }).click();
+  await expect(page.getByRole("heading", { name: "Audit trail" })).toBeVisible();
+  const rows = page.getByTestId("audit-events").locator("tbody tr");
+  await expect(rows.filter({ hasText: "Audit Agent Two" })).not.toHaveCount(0);
+
+  await page.getByLabel("Agent").fill(first);
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await expect(page).toHaveURL(new RegExp(`agent=${first}`));
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("agent.registered");
+  await expect(rows.first()).toContainText("Audit Agent One");
+  await expect(page.getByText("Audit Agent Two")).toHaveCount(0);
+  await shot(page, testInfo, "audit-filtered");
+
+  await rows.first().locator("td").first().getByRole("link").click();
+  const drawer = page.getByTestId("event-detail");
+  await expect(drawer).toBeVisible();
+  await expect(drawer.locator("pre")).toContainText(`"agent_id": "${first}"`);
+  await expect(drawer.locator("pre")).toContainText('"kind": "dcr"');
+  await shot(page, testInfo, "audit-event");
+  await drawer.getByRole("link", { name: "Close" }).click();
+  await expect(drawer).toHaveCount(0);
+  expect(second).not.toBe(first);
+  expect(errors, "no script errors or CSP violations").toEqual([]);
+});
+
+test("the live tail shows a new sign-in within 2 seconds", async ({ page, browser }, testInfo: TestInfo) => {
+  const errors = watchForErrors(page);
+  await signInAsAdmin(page, "auditor2");
+  await page.goto("/admin/audit?range=1h&type=user.signed_in");
+  const live = page.getByTestId("live-tail");
+  await expect(live).toBeEnabled(); // hydrated
+  await live.click();
+  await expect(page.getByText("Live: new events appear at the top.")).toBeVisible();
+
+  // Someone signs in elsewhere.
+  const other = await browser.newContext();
+  const person = await other.newPage();
+  await person.goto("/sign-in");
+  await person.getByLabel("Email").fill("e2e-tail@example.com");
+  await person.getByLabel("Password").fill(DEMO_PASSWORD);
+  await person.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(person.getByRole("heading", { name: "Your account" })).toBeVisible();
+  const signedInAt = Date.now();
+
+  const liveRow = page.getByTestId("live-rows").locator("tr", { hasText: "e2e-tail@example.com" });
+  await expect(liveRow).toBeVisible({ timeout: 2_000 });
+  expect(Date.now() - signedInAt).toBeLessThan(2_000);
+  await expect(liveRow).toHaveAttribute("data-type", "user.signed_in");
+  await shot(page, testInfo, "audit-live-tail");
+  await other.close();
+
+  await live.click();
+  await expect(live).toHaveText("Live tail");
+  expect(errors, "no script errors or CSP violations").toEqual([]);
+});

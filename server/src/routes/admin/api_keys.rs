@@ -1,0 +1,179 @@
+//! The API keys page's forms: create (the key is shown once, in the page this answers with)
+//! and revoke (needs the ticked confirmation). Project admins only; every change is an
+//! `admin.changed` event.
+
+use app::api::screen::PageNotice;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use mandate_core::access::AdminAccess;
+use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
+use mandate_core::store::api_keys::ApiKeyScope;
+use serde::Deserialize;
+
+use super::admin_or_response;
+use crate::error::log_internal;
+use crate::pages::error_page;
+use crate::request_context::Caller;
+use crate::routes::oauth::journey::JourneySession;
+use crate::state::AppState;
+use crate::ui::{self, session_of, PageForm, RequestHead};
+
+pub const PATH: &str = "/admin/api-keys";
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    csrf: String,
+    name: String,
+    scope: String,
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+    key: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// The project admin behind a checked form, or the response to send instead.
+async fn project_admin(
+    state: &AppState,
+    head: &RequestHead,
+    csrf: &str,
+) -> Result<AdminAccess, Response> {
+    let access = admin_or_response(state, &head.0).await?;
+    if !access.is_project_admin() {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "Only project admins manage API keys",
+            "A key acts with a project admin's rights.",
+        ));
+    }
+    let checked = match session_of(&head.0) {
+        Ok(session) => JourneySession(session).check_csrf(csrf).await,
+        Err(e) => Err(e),
+    };
+    if checked.is_err() {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Open the page again and send the form from there.",
+        ));
+    }
+    Ok(access)
+}
+
+fn changed(access: &AdminAccess, caller: &Caller, action: &str) -> AuditEvent {
+    AuditEvent::new(EventType::AdminChanged, Outcome::Success, ActorKind::Admin)
+        .user(Some(access.user().as_str()))
+        .with("action", action)
+        .context(&caller.context)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    head: RequestHead,
+    caller: Caller,
+    PageForm(form): PageForm<CreateForm>,
+) -> Response {
+    let access = match project_admin(&state, &head, &form.csrf).await {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    let name = form.name.trim();
+    let problem = if name.is_empty() || name.chars().count() > 80 {
+        Some("Give the key a name of 1 to 80 characters.")
+    } else if ApiKeyScope::from_name(&form.scope).is_none() {
+        Some("Access is read or full.")
+    } else {
+        None
+    };
+    if let Some(message) = problem {
+        let notice = PageNotice::error(message);
+        return ui::render(&state, head, None, notice, StatusCode::BAD_REQUEST).await;
+    }
+    let scope = ApiKeyScope::from_name(&form.scope).unwrap_or(ApiKeyScope::Read);
+    let created = state
+        .store
+        .create_api_key(name, scope, access.user(), state.now())
+        .await;
+    let (key, secret) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            log_internal(&e.into());
+            let notice = PageNotice::error("The key could not be created. Try again.");
+            return ui::render(
+                &state,
+                head,
+                None,
+                notice,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+            .await;
+        }
+    };
+    let event = changed(&access, &caller, "api_key.created")
+        .with("api_key", &key.id)
+        .with(
+            "after",
+            serde_json::json!({ "name": key.name, "scope": scope.as_str(), "hint": key.hint }),
+        );
+    if let Err(e) = state.audit.record(event).await {
+        // Not recorded: not handed out either.
+        log_internal(&e.into());
+        let _ = state.store.revoke_api_key(&key.id, state.now()).await;
+        let notice = PageNotice::error("The key could not be created. Try again.");
+        return ui::render(&state, head, None, notice, StatusCode::SERVICE_UNAVAILABLE).await;
+    }
+    let notice = PageNotice {
+        info: Some(format!("Key “{}” created.", key.name)),
+        secret: Some(secret.expose().to_owned()),
+        ..PageNotice::default()
+    };
+    ui::render(&state, head, None, notice, StatusCode::CREATED).await
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    head: RequestHead,
+    caller: Caller,
+    PageForm(form): PageForm<RevokeForm>,
+) -> Response {
+    let access = match project_admin(&state, &head, &form.csrf).await {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    if form.confirm.as_deref() != Some("yes") {
+        let notice = PageNotice::error("Tick “Yes, revoke” to revoke a key.");
+        return ui::render(&state, head, None, notice, StatusCode::BAD_REQUEST).await;
+    }
+    match state.store.revoke_api_key(&form.key, state.now()).await {
+        Ok(true) => {
+            let event = changed(&access, &caller, "api_key.revoked")
+                .with("api_key", &form.key)
+                .with("before", serde_json::json!({ "revoked": false }))
+                .with("after", serde_json::json!({ "revoked": true }));
+            if let Err(e) = state.audit.record(event).await {
+                log_internal(&e.into());
+            }
+            Redirect::to(PATH).into_response()
+        }
+        Ok(false) => {
+            let notice = PageNotice::error("No active key has that id.");
+            ui::render(&state, head, None, notice, StatusCode::NOT_FOUND).await
+        }
+        Err(e) => {
+            log_internal(&e.into());
+            let notice = PageNotice::error("The key could not be revoked. Try again.");
+            ui::render(
+                &state,
+                head,
+                None,
+                notice,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+            .await
+        }
+    }
+}
