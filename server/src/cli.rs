@@ -227,9 +227,11 @@ async fn serve(config: Config) -> Result<(), StartupError> {
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(address = %local, public_url = %public_url, "Mandate is listening");
-    startup::serve(prepared, listener, shutdown).await?;
+    let served = startup::serve(prepared, listener, shutdown).await;
     tracing::info!("stopped");
-    Ok(())
+    // Buffered traces leave before the process does (the exporter blocks: off the runtime).
+    let _ = tokio::task::spawn_blocking(crate::telemetry::flush).await;
+    served
 }
 
 async fn migrate(config: Config) -> Result<(), StartupError> {

@@ -70,6 +70,9 @@ pub struct Config {
     pub audit_forward: Option<ForwardTarget>,
     /// Signs webhook deliveries (HMAC-SHA256), when set.
     pub audit_forward_secret: Option<String>,
+    /// Where traces go over OTLP/HTTP (e.g. `http://collector:4318/v1/traces`); needs a build
+    /// with the `otlp` feature.
+    pub otlp_endpoint: Option<url::Url>,
     /// Warnings to log once logging is up (unknown variables, insecure choices).
     pub warnings: Vec<String>,
 }
@@ -93,6 +96,7 @@ struct FileConfig {
     audit_retention_days: Option<u32>,
     audit_forward: Option<String>,
     audit_forward_secret: Option<String>,
+    otlp_endpoint: Option<String>,
 }
 
 /// Every `MANDATE_*` variable Mandate reads; others are warned about.
@@ -113,6 +117,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_AUDIT_RETENTION_DAYS",
     "MANDATE_AUDIT_FORWARD",
     "MANDATE_AUDIT_FORWARD_SECRET",
+    "MANDATE_OTLP_ENDPOINT",
     // read by `mandate seed demo`, `mandate user add` and the test suites, not by the server
     "MANDATE_DEMO_PASSWORD",
     "MANDATE_USER_PASSWORD",
@@ -287,6 +292,13 @@ impl Config {
                 );
             }
         }
+        let otlp_endpoint = pick(
+            "MANDATE_OTLP_ENDPOINT",
+            "otlp_endpoint",
+            &file_config.otlp_endpoint,
+        )
+        .map(|raw| parse_otlp(&raw))
+        .transpose()?;
         if cimd_allow_loopback {
             warnings.push("MANDATE_CIMD_ALLOW_LOOPBACK is on: client metadata documents may be fetched from loopback addresses. This is for tests only; never enable it in production".into());
         }
@@ -309,6 +321,7 @@ impl Config {
             audit_retention_days,
             audit_forward,
             audit_forward_secret,
+            otlp_endpoint,
             warnings,
         })
     }
@@ -345,6 +358,22 @@ fn parse_forward(raw: &Raw) -> Result<ForwardTarget, ConfigError> {
         _ => Err(ConfigError::new(
             &raw.setting,
             "must be `stdout` or an http(s) URL to POST events to",
+        )),
+    }
+}
+
+fn parse_otlp(raw: &Raw) -> Result<url::Url, ConfigError> {
+    if !cfg!(feature = "otlp") {
+        return Err(ConfigError::new(
+            &raw.setting,
+            "this build has no OpenTelemetry export: build with `cargo build --release -p server --features otlp`",
+        ));
+    }
+    match url::Url::parse(raw.value.trim()) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Ok(url),
+        _ => Err(ConfigError::new(
+            &raw.setting,
+            "must be the collector's OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces",
         )),
     }
 }
@@ -518,6 +547,21 @@ mod tests {
         let e = Config::from_sources(None, &env(&[("MANDATE_AUDIT_FORWARD", "syslog")]))
             .expect_err("refused");
         assert_eq!(e.setting, "MANDATE_AUDIT_FORWARD");
+    }
+
+    #[test]
+    fn an_otlp_endpoint_needs_the_otlp_build_and_a_url() {
+        let set = |v: &str| Config::from_sources(None, &env(&[("MANDATE_OTLP_ENDPOINT", v)]));
+        let result = set("http://localhost:4318/v1/traces");
+        if cfg!(feature = "otlp") {
+            assert!(result.is_ok());
+            let e = set("collector:4318").expect_err("not a URL");
+            assert_eq!(e.setting, "MANDATE_OTLP_ENDPOINT");
+        } else {
+            let e = result.expect_err("this build cannot export");
+            assert_eq!(e.setting, "MANDATE_OTLP_ENDPOINT");
+            assert!(e.message.contains("--features otlp"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! Structured logs through `tracing`: pretty (coloured in a terminal) or JSON lines.
+//! Structured logs through `tracing`: pretty (coloured in a terminal) or JSON lines, and, in a
+//! build with the `otlp` feature and `MANDATE_OTLP_ENDPOINT` set, the same spans (one per
+//! request, carrying its request id) exported as OpenTelemetry traces over OTLP/HTTP.
 //! Rule (STYLE.md §14): one event per request at the boundary; never a secret, token,
 //! password, code or cookie in any field.
 
 use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{Config, LogFormat};
 
@@ -13,19 +17,86 @@ pub fn init(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(true);
-    let _ = match config.log_format {
-        LogFormat::Json => builder
+    let logs = match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_target(true)
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_target(true)
             .compact()
             .with_ansi(std::io::stdout().is_terminal())
-            .try_init(),
+            .boxed(),
     };
+    let registry = tracing_subscriber::registry().with(logs);
+    #[cfg(feature = "otlp")]
+    let registry = registry.with(otlp::layer(config));
+    let _ = registry.with(filter).try_init();
+}
+
+/// Sends the traces still buffered (at shutdown).
+pub fn flush() {
+    #[cfg(feature = "otlp")]
+    otlp::shutdown();
+}
+
+#[cfg(feature = "otlp")]
+mod otlp {
+    use std::sync::OnceLock;
+
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use opentelemetry_sdk::Resource;
+    use tracing::Subscriber;
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    use crate::config::Config;
+
+    static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+    /// The OpenTelemetry layer for `config.otlp_endpoint` (none when it is not set).
+    pub fn layer<S>(config: &Config) -> Option<impl Layer<S>>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let endpoint = config.otlp_endpoint.as_ref()?;
+        let exporter = match SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint.as_str())
+            .build()
+        {
+            Ok(exporter) => exporter,
+            Err(e) => {
+                eprintln!("MANDATE_OTLP_ENDPOINT: the exporter cannot start: {e}");
+                return None;
+            }
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name("mandate")
+                    .with_attribute(opentelemetry::KeyValue::new(
+                        "service.version",
+                        env!("CARGO_PKG_VERSION"),
+                    ))
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("mandate");
+        let _ = PROVIDER.set(provider);
+        Some(tracing_opentelemetry::layer().with_tracer(tracer))
+    }
+
+    pub fn shutdown() {
+        if let Some(provider) = PROVIDER.get() {
+            let _ = provider.force_flush();
+            let _ = provider.shutdown();
+        }
+    }
 }

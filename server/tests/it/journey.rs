@@ -714,7 +714,7 @@ async fn a_one_time_password_must_be_replaced_before_the_sign_in_completes() {
             .send()
             .await
             .expect("sign in");
-        assert!(location(&server, &res).ends_with("/account"));
+        assert!(location(&server, &res).ends_with("/admin"));
         let res = sign_in_with(admin.one_time_password.clone()).await;
         assert_eq!(res.status(), 401);
         server.stop().await;
