@@ -30,7 +30,7 @@ export MANDATE_CIMD_EXTRA_CA_FILE="$tls_dir/ca.pem"
 MANDATE_DEMO_PASSWORD="${E2E_DEMO_PASSWORD:?}" "$MANDATE_BIN" seed demo \
   --resource-url "${E2E_MCP_RESOURCE:-http://localhost:4100/mcp}" >/dev/null
 # One person per journey test, so a second factor enrolled by one test never meets another.
-for who in totp stepup passkey revoke forged mcp cimd tail; do
+for who in totp stepup passkey revoke forged mcp cimd tail policy; do
   tenants=(--tenant acme)
   [[ "$who" == totp || "$who" == mcp || "$who" == cimd ]] && tenants+=(--tenant globex)
   MANDATE_USER_PASSWORD="$E2E_DEMO_PASSWORD" "$MANDATE_BIN" user add \
@@ -38,7 +38,7 @@ for who in totp stepup passkey revoke forged mcp cimd tail; do
 done
 # Someone with a one-time password (as `admin create` gives): the new-password page test reads it.
 # Admins made the same way, one per console test.
-for who in owner auditor1 auditor2; do
+for who in owner auditor1 auditor2 auditor3; do
   "$MANDATE_BIN" admin create --email "e2e-${who}@example.com" |
     awk '/password:/ { print $2 }' > "$tls_dir/${who}-password"
 done

@@ -92,6 +92,22 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=path!("/admin/policies")
+                    view=pages::admin::policies::PoliciesPage
+                    ssr=SsrMode::Async
+                />
+                // A refused delete renders the page at the form's address.
+                <Route
+                    path=path!("/admin/policies/delete")
+                    view=pages::admin::policies::PoliciesPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/policies/simulate")
+                    view=pages::admin::policies::SimulatorPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=path!("/admin/audit")
                     view=pages::admin::audit::AuditPage
                     ssr=SsrMode::Async

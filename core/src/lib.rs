@@ -2,6 +2,7 @@
 //! and the storage they run on. Nothing here speaks HTTP or renders UI (ARCHITECTURE.md §1).
 
 pub mod access;
+pub mod admin;
 pub mod audit;
 pub mod bootstrap;
 pub mod clock;

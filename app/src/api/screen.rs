@@ -49,6 +49,10 @@ pub struct PageNotice {
     pub offer_continue: bool,
     /// A secret just created (an API key): shown in this one response only.
     pub secret: Option<String>,
+    /// A refused form's fields: what is wrong with each.
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// A refused form as it was sent, to fill it in again.
+    pub form: Option<Vec<(String, String)>>,
 }
 
 impl PageNotice {

@@ -10,6 +10,8 @@
 //! Evaluation is a pure function over the policies and a [`Subject`]: no store, no clock.
 
 mod condition;
+pub mod draft;
+pub mod simulate;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub use condition::{Condition, ConditionKey, Operator, Subject};
 
+use crate::model::agent::Agent;
+use crate::model::tenant::Membership;
 use crate::oauth::scope::ScopeSet;
 
 /// What a policy allows on one MCP server.
@@ -51,6 +55,44 @@ impl Policy {
     /// Whether every condition holds for `subject` (no conditions: everyone).
     pub fn matches(&self, subject: &Subject) -> bool {
         self.conditions.iter().all(|c| c.holds(subject))
+    }
+}
+
+/// The subject of an authorization: the person (roles and permissions from their membership of
+/// `tenant_id`, every tenant they belong to), the agent, and the claims of the token being
+/// issued. Built the same way for the journey and the simulator.
+pub fn subject_of<'a>(
+    memberships: impl IntoIterator<Item = &'a Membership>,
+    tenant_id: &str,
+    user_id: &str,
+    agent: &Agent,
+    resource: &str,
+) -> Subject {
+    let memberships: Vec<&Membership> = memberships.into_iter().collect();
+    let membership = memberships
+        .iter()
+        .find(|m| m.tenant_id.as_str() == tenant_id);
+    Subject {
+        user_roles: membership.map(|m| m.roles.clone()).unwrap_or_default(),
+        user_tenant_ids: memberships
+            .iter()
+            .map(|m| m.tenant_id.to_string())
+            .collect(),
+        user_permissions: membership
+            .map(|m| m.permissions.clone())
+            .unwrap_or_default(),
+        jwt_claims: [
+            ("tenant", tenant_id),
+            ("sub", user_id),
+            ("client_id", agent.id.as_str()),
+            ("aud", resource),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), vec![v.to_owned()]))
+        .collect(),
+        client_tags: agent.tags.clone(),
+        client_name: agent.name.clone(),
+        client_trust_level: agent.trust_level.as_str().to_owned(),
     }
 }
 

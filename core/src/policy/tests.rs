@@ -218,3 +218,152 @@ fn identity_scopes_are_never_governed_by_policies() {
         ["notes.write"]
     );
 }
+
+mod drafts_and_simulation {
+    use std::collections::BTreeMap;
+
+    use super::super::draft::{validate, PolicyDraft};
+    use super::super::simulate::simulate;
+    use super::super::{Allow, Condition, Operator, Policy, Subject};
+    use crate::oauth::scope::ScopeSet;
+
+    fn servers() -> BTreeMap<String, Vec<String>> {
+        BTreeMap::from([(
+            "s1".to_owned(),
+            vec!["notes.read".to_owned(), "notes.write".to_owned()],
+        )])
+    }
+
+    fn draft() -> PolicyDraft {
+        PolicyDraft {
+            name: " Writers ".into(),
+            description: String::new(),
+            conditions: vec![Condition {
+                key: "user.roles".into(),
+                operator: Operator::Contains,
+                values: vec![" writer ".into(), "".into()],
+            }],
+            allows: vec![Allow {
+                mcp_server_id: "s1".into(),
+                scopes: vec!["notes.write".into(), "notes.write".into()],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_valid_draft_is_cleaned_into_a_policy() {
+        let p = validate(&draft(), &servers(), "p1".into()).expect("valid");
+        assert_eq!(p.name, "Writers");
+        assert_eq!(p.conditions[0].values, vec!["writer"]);
+        assert_eq!(p.allows[0].scopes, vec!["notes.write"], "deduplicated");
+    }
+
+    #[test]
+    fn every_wrong_field_is_named() {
+        let mut bad = draft();
+        bad.name = String::new();
+        bad.conditions.push(Condition {
+            key: "user.shoeSize".into(),
+            operator: Operator::Equal,
+            values: vec!["42".into()],
+        });
+        bad.conditions.push(Condition {
+            key: "client.tags".into(),
+            operator: Operator::In,
+            values: vec!["  ".into()],
+        });
+        bad.allows.push(Allow {
+            mcp_server_id: "s1".into(),
+            scopes: vec!["notes.delete".into()],
+        });
+        bad.allows.push(Allow {
+            mcp_server_id: "nope".into(),
+            scopes: vec!["x".into()],
+        });
+        let errors = validate(&bad, &servers(), "p".into()).expect_err("invalid");
+        let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            [
+                "allows[1]",
+                "allows[2]",
+                "conditions[1]",
+                "conditions[2]",
+                "name"
+            ]
+        );
+        assert!(
+            errors["conditions[1]"]
+                .to_lowercase()
+                .contains("unknown condition key"),
+            "{errors:?}"
+        );
+        assert!(errors["allows[1]"].contains("notes.delete"));
+        let empty = PolicyDraft {
+            name: "x".into(),
+            ..PolicyDraft::default()
+        };
+        let errors = validate(&empty, &servers(), "p".into()).expect_err("nothing allowed");
+        assert!(errors.contains_key("allows"));
+    }
+
+    fn writer() -> Subject {
+        Subject {
+            user_roles: vec!["writer".into()],
+            ..Subject::default()
+        }
+    }
+
+    fn readers() -> Policy {
+        Policy {
+            id: "readers".into(),
+            name: "Readers".into(),
+            description: String::new(),
+            conditions: vec![],
+            allows: vec![Allow {
+                mcp_server_id: "s1".into(),
+                scopes: vec!["notes.read".into()],
+            }],
+        }
+    }
+
+    #[test]
+    fn the_simulator_shows_before_and_after_a_draft() {
+        let requested = ScopeSet::from_tokens(["notes.read", "notes.write", "notes.share"]);
+        let allowance = ScopeSet::from_tokens(["notes.read", "notes.write"]);
+        let draft = validate(&draft(), &servers(), "draft".into()).expect("valid");
+        let sim = simulate(
+            &[readers()],
+            Some(&draft),
+            &writer(),
+            "s1",
+            &requested,
+            &allowance,
+        );
+        assert_eq!(sim.outside_allowance, vec!["notes.share"]);
+        assert_eq!(sim.before.effective, vec!["notes.read"]);
+        assert_eq!(sim.before.denied, vec!["notes.write"]);
+        assert_eq!(sim.before.matched, vec!["readers"]);
+        let after = sim.after.expect("with the draft");
+        assert_eq!(after.effective, vec!["notes.read", "notes.write"]);
+        assert_eq!(after.matched, vec!["readers", "draft"]);
+
+        // Someone the draft's condition does not hold for: the draft changes nothing.
+        let reader = Subject::default();
+        let sim = simulate(
+            &[readers()],
+            Some(&draft),
+            &reader,
+            "s1",
+            &requested,
+            &allowance,
+        );
+        assert_eq!(sim.after.expect("after").effective, vec!["notes.read"]);
+
+        // No policy on the server: ungoverned, everything in the allowance stays available.
+        let sim = simulate(&[], None, &reader, "s1", &requested, &allowance);
+        assert!(!sim.before.governed);
+        assert_eq!(sim.before.effective, vec!["notes.read", "notes.write"]);
+        assert_eq!(sim.after, None);
+    }
+}

@@ -58,4 +58,24 @@ impl Store {
         .map(Policy::try_from)
         .collect()
     }
+
+    pub async fn policy(&self, id: &str) -> CoreResult<Option<Policy>> {
+        sqlx::query_as::<_, PolicyRow>(
+            "SELECT id, name, description, conditions, allows FROM policies WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Policy::try_from)
+        .transpose()
+    }
+
+    /// Deletes a policy; `false` when there was none with this id.
+    pub async fn delete_policy(&self, id: &str) -> CoreResult<bool> {
+        let done = sqlx::query("DELETE FROM policies WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }

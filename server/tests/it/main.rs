@@ -13,6 +13,7 @@ mod metrics;
 mod oauth_endpoints;
 mod oauth_flow;
 mod pages;
+mod policies_admin;
 mod security_headers;
 mod startup;
 mod steps;

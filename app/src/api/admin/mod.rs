@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
+pub mod policies;
 #[cfg(feature = "ssr")]
 pub mod time_text;
 

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
+pub mod policies;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,9 +12,10 @@ use leptos_meta::Title;
 use crate::api::admin::AdminHeader;
 
 /// The console's sections, for the navigation.
-const SECTIONS: [(&str, &str); 3] = [
+const SECTIONS: [(&str, &str); 4] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit trail"),
+    ("/admin/policies", "Policies"),
     ("/admin/api-keys", "API keys"),
 ];
 

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub(crate) mod export;
 mod live;
+pub mod policies;
 
 use app::api::screen::{ErrorView, Screen};
 use axum::http::request::Parts;
@@ -25,6 +26,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit/export", get(export::export))
         .route("/admin/audit/live", get(live::live))
         .route(api_keys::PATH, axum::routing::post(api_keys::create))
+        .route(policies::PATH, axum::routing::post(policies::create))
+        .route(
+            "/admin/policies/delete",
+            axum::routing::post(policies::delete),
+        )
         .route(
             "/admin/api-keys/revoke",
             axum::routing::post(api_keys::revoke),

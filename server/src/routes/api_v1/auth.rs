@@ -22,6 +22,17 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+impl ApiCaller {
+    /// Refuses a read-only key.
+    pub fn require_full(&self) -> Result<(), ApiError> {
+        if self.key.scope == ApiKeyScope::Read {
+            Err(ApiError::Forbidden("This API key may only read."))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
@@ -48,10 +59,13 @@ impl FromRequestParts<AppState> for ApiCaller {
                 ))
             }
         };
-        let reads = matches!(parts.method, Method::GET | Method::HEAD);
-        if key.scope == ApiKeyScope::Read && !reads {
-            return Err(ApiError::Forbidden("This API key may only read."));
+        let caller = Self { key, access };
+        // Reads are GETs, and the simulator (a POST that changes nothing).
+        let reads = matches!(parts.method, Method::GET | Method::HEAD)
+            || parts.uri.path().ends_with("/simulate");
+        if !reads {
+            caller.require_full()?;
         }
-        Ok(Self { key, access })
+        Ok(caller)
     }
 }

@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod policies;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,18 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/export", get(audit::export))
+        .route(
+            "/api/v1/policies",
+            get(policies::list).post(policies::create),
+        )
+        .route(
+            "/api/v1/policies/simulate",
+            axum::routing::post(policies::simulate),
+        )
+        .route(
+            "/api/v1/policies/{id}",
+            axum::routing::delete(policies::delete),
+        )
 }
 
 /// Every way an API call can fail.
@@ -31,27 +44,41 @@ pub enum ApiError {
     Forbidden(&'static str),
     /// The request cannot be read; the message says which part.
     BadRequest(String),
+    /// The request was read but some fields are wrong: the message for each.
+    Validation(mandate_core::policy::draft::FieldErrors),
+    /// Nothing with that id.
+    NotFound(&'static str),
     /// Our side failed (the cause is logged, never sent).
     Internal,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut fields = None;
         let (status, code, message) = match self {
             Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.to_owned()),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.to_owned()),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.to_owned()),
+            Self::Validation(errors) => {
+                fields = Some(errors);
+                (
+                    StatusCode::BAD_REQUEST,
+                    "validation_failed",
+                    "Some fields are not valid: see `fields`.".to_owned(),
+                )
+            }
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Something went wrong on our side. Try again in a moment.".to_owned(),
             ),
         };
-        let mut response = (
-            status,
-            Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response();
+        let mut error = json!({ "code": code, "message": message });
+        if let Some(fields) = fields {
+            error["fields"] = json!(fields);
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::UNAUTHORIZED {
@@ -61,6 +88,39 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+impl From<mandate_core::admin::AdminError> for ApiError {
+    fn from(e: mandate_core::admin::AdminError) -> Self {
+        use mandate_core::admin::AdminError;
+        match e {
+            AdminError::Forbidden(m) => Self::Forbidden(m),
+            AdminError::NotFound(m) => Self::NotFound(m),
+            AdminError::Invalid(fields) => Self::Validation(fields),
+            AdminError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A JSON body, or a `bad_request` in the API's envelope (axum's own rejection is plain text).
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::BadRequest(format!(
+                "The body is not the expected JSON: {}",
+                rejection.body_text()
+            ))),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use mandate_core::journey::{Facts, Journey, SignedInUser, Step, TenantOption};
 use mandate_core::model::{Agent, Grant, McpServer, Membership, Scope, Tenant};
 use mandate_core::oauth::scope::ScopeSet;
 use mandate_core::oauth::{response, ErrorCode, OAuthError};
-use mandate_core::policy::{evaluate, Evaluation, Policy, Subject};
+use mandate_core::policy::{evaluate, subject_of, Evaluation, Policy};
 use mandate_core::secret::{Secret, SecretKind};
 use mandate_core::store::tokens::{CodeRecord, TokenFamily};
 use subtle::ConstantTimeEq;
@@ -212,34 +212,13 @@ fn policy_evaluation(journey: &Journey, loaded: &Loaded) -> Evaluation {
             ..Evaluation::default()
         };
     };
-    let membership = loaded
-        .memberships
-        .iter()
-        .map(|(m, _)| m)
-        .find(|m| m.tenant_id.as_str() == tenant_id);
-    let subject = Subject {
-        user_roles: membership.map(|m| m.roles.clone()).unwrap_or_default(),
-        user_tenant_ids: loaded
-            .memberships
-            .iter()
-            .map(|(m, _)| m.tenant_id.to_string())
-            .collect(),
-        user_permissions: membership
-            .map(|m| m.permissions.clone())
-            .unwrap_or_default(),
-        jwt_claims: [
-            ("tenant", tenant_id.clone()),
-            ("sub", user.user_id.clone()),
-            ("client_id", journey.request.client_id.clone()),
-            ("aud", journey.request.resource.clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), vec![v]))
-        .collect(),
-        client_tags: loaded.agent.tags.clone(),
-        client_name: loaded.agent.name.clone(),
-        client_trust_level: loaded.agent.trust_level.as_str().to_owned(),
-    };
+    let subject = subject_of(
+        loaded.memberships.iter().map(|(m, _)| m),
+        tenant_id,
+        &user.user_id,
+        &loaded.agent,
+        &journey.request.resource,
+    );
     evaluate(
         &loaded.policies,
         &subject,

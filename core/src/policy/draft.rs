@@ -1,0 +1,126 @@
+//! A policy as an admin types it (console form or API body), checked field by field against
+//! the MCP servers and their scopes before it is stored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Allow, Condition, Policy};
+
+/// A policy before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDraft {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub allows: Vec<Allow>,
+}
+
+/// What is wrong, by field: `name`, `description`, `conditions[i]`, `allows`, `allows[i]`.
+pub type FieldErrors = BTreeMap<String, String>;
+
+const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 500;
+
+/// The policy `draft` describes, with id `id`, or every field that is wrong. `servers` maps
+/// each MCP server's id to its scope names.
+pub fn validate(
+    draft: &PolicyDraft,
+    servers: &BTreeMap<String, Vec<String>>,
+    id: String,
+) -> Result<Policy, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = draft.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        errors.insert(
+            "name".into(),
+            format!("Give the policy a name of 1 to {MAX_NAME} characters."),
+        );
+    }
+    if draft.description.chars().count() > MAX_DESCRIPTION {
+        errors.insert(
+            "description".into(),
+            format!("Keep the description under {MAX_DESCRIPTION} characters."),
+        );
+    }
+    let mut conditions = Vec::with_capacity(draft.conditions.len());
+    for (i, c) in draft.conditions.iter().enumerate() {
+        let cleaned = Condition {
+            key: c.key.trim().to_owned(),
+            operator: c.operator,
+            values: c
+                .values
+                .iter()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect(),
+        };
+        match cleaned.validate() {
+            Ok(()) => conditions.push(cleaned),
+            Err(e) => {
+                errors.insert(format!("conditions[{i}]"), capitalised(&e.to_string()));
+            }
+        }
+    }
+    let mut allows: Vec<Allow> = Vec::new();
+    for (i, a) in draft.allows.iter().enumerate() {
+        let Some(known) = servers.get(&a.mcp_server_id) else {
+            errors.insert(format!("allows[{i}]"), "No MCP server has this id.".into());
+            continue;
+        };
+        let unknown: Vec<&str> = a
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !known.iter().any(|k| k == s))
+            .collect();
+        if !unknown.is_empty() {
+            errors.insert(
+                format!("allows[{i}]"),
+                format!("This MCP server has no scope {}.", unknown.join(", ")),
+            );
+            continue;
+        }
+        let mut scopes: Vec<String> = a.scopes.clone();
+        scopes.sort();
+        scopes.dedup();
+        if !scopes.is_empty() {
+            allows.push(Allow {
+                mcp_server_id: a.mcp_server_id.clone(),
+                scopes,
+            });
+        }
+    }
+    if allows.is_empty() && !errors.keys().any(|k| k.starts_with("allows")) {
+        errors.insert(
+            "allows".into(),
+            "Choose at least one scope the policy allows.".into(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Policy {
+        id,
+        name: name.to_owned(),
+        description: draft.description.trim().to_owned(),
+        conditions,
+        allows,
+    })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            chars.as_str().trim_end_matches('.')
+        ),
+        None => String::new(),
+    }
+}
