@@ -7,17 +7,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::access::AdminAccess;
-use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::store::api_keys::ApiKeyScope;
 use serde::Deserialize;
 
-use super::admin_or_response;
+use super::{changed, form_admin};
 use crate::error::log_internal;
 use crate::pages::error_page;
 use crate::request_context::Caller;
-use crate::routes::oauth::journey::JourneySession;
 use crate::state::AppState;
-use crate::ui::{self, session_of, PageForm, RequestHead};
+use crate::ui::{self, PageForm, RequestHead};
 
 pub const PATH: &str = "/admin/api-keys";
 
@@ -42,7 +40,7 @@ async fn project_admin(
     head: &RequestHead,
     csrf: &str,
 ) -> Result<AdminAccess, Response> {
-    let access = admin_or_response(state, &head.0).await?;
+    let access = form_admin(state, head, csrf).await?;
     if !access.is_project_admin() {
         return Err(error_page(
             StatusCode::FORBIDDEN,
@@ -50,25 +48,7 @@ async fn project_admin(
             "A key acts with a project admin's rights.",
         ));
     }
-    let checked = match session_of(&head.0) {
-        Ok(session) => JourneySession(session).check_csrf(csrf).await,
-        Err(e) => Err(e),
-    };
-    if checked.is_err() {
-        return Err(error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Open the page again and send the form from there.",
-        ));
-    }
     Ok(access)
-}
-
-fn changed(access: &AdminAccess, caller: &Caller, action: &str) -> AuditEvent {
-    AuditEvent::new(EventType::AdminChanged, Outcome::Success, ActorKind::Admin)
-        .user(Some(access.user().as_str()))
-        .with("action", action)
-        .context(&caller.context)
 }
 
 pub async fn create(

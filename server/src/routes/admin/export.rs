@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use app::api::admin::audit::{filter_of, AuditQuery, FilterError};
+use app::api::admin::audit::AuditQuery;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -14,7 +14,7 @@ use mandate_core::audit::query::{oldest_first, AuditFilter, StoredEvent};
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::store::Store;
 
-use super::{admin_or_response, bad_filter};
+use super::{admin_or_response, audit_filter, bad_filter};
 use crate::error::log_internal;
 use crate::request_context::Caller;
 use crate::state::AppState;
@@ -232,14 +232,9 @@ pub async fn export(
     let Some(format) = Format::from_name(params.get("format").map(String::as_str)) else {
         return bad_filter("The export format is csv or jsonl.");
     };
-    let query = AuditQuery::from_params(|k| params.get(k).cloned());
-    let filter = match filter_of(&state.store, &access, &query).await {
-        Ok(Ok(filter)) => filter,
-        Ok(Err(FilterError(message))) => return bad_filter(&message),
-        Err(e) => {
-            log_internal(&e.into());
-            return bad_filter("The filters could not be read.");
-        }
+    let (query, filter) = match audit_filter(&state, &access, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let event =
         exported(ActorKind::Admin, format, &query, &caller).user(Some(access.user().as_str()));

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 
-use app::api::admin::audit::{event_rows, filter_of, AuditQuery, FilterError};
+use app::api::admin::audit::{event_rows, AuditQuery};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -20,7 +20,7 @@ use mandate_core::access::admin_access;
 use mandate_core::audit::query::{head_seq, oldest_first, AuditFilter};
 use tokio::time::Instant;
 
-use super::{admin_or_response, bad_filter};
+use super::{admin_or_response, audit_filter};
 use crate::error::log_internal;
 use crate::state::AppState;
 use crate::ui::RequestHead;
@@ -99,14 +99,9 @@ pub async fn live(
         Ok(access) => access,
         Err(response) => return response,
     };
-    let query = AuditQuery::from_params(|k| params.get(k).cloned());
-    let filter = match filter_of(&state.store, &access, &query).await {
-        Ok(Ok(filter)) => filter,
-        Ok(Err(FilterError(message))) => return bad_filter(&message),
-        Err(e) => {
-            log_internal(&e.into());
-            return bad_filter("The filters could not be read.");
-        }
+    let (query, filter) = match audit_filter(&state, &access, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     // A live tail follows what happens from now: the time range's end does not apply.
     let filter = AuditFilter { to: None, ..filter };

@@ -71,6 +71,69 @@ async fn admin_or_response(state: &AppState, request: &Parts) -> Result<AdminAcc
     }
 }
 
+/// The admin behind a console form whose CSRF token is valid, or the response to send instead.
+async fn form_admin(
+    state: &AppState,
+    head: &crate::ui::RequestHead,
+    csrf: &str,
+) -> Result<AdminAccess, Response> {
+    let access = admin_or_response(state, &head.0).await?;
+    let checked = match session_of(&head.0) {
+        Ok(session) => {
+            crate::routes::oauth::journey::JourneySession(session)
+                .check_csrf(csrf)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if checked.is_err() {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Open the page again and send the form from there.",
+        ));
+    }
+    Ok(access)
+}
+
+/// An `admin.changed` event by the console's admin.
+fn changed(
+    access: &AdminAccess,
+    caller: &crate::request_context::Caller,
+    action: &str,
+) -> mandate_core::audit::AuditEvent {
+    use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
+    AuditEvent::new(EventType::AdminChanged, Outcome::Success, ActorKind::Admin)
+        .user(Some(access.user().as_str()))
+        .with("action", action)
+        .context(&caller.context)
+}
+
+/// The audit filter of a viewer address's parameters, narrowed to `access`; or a readable
+/// 400 page.
+async fn audit_filter(
+    state: &AppState,
+    access: &AdminAccess,
+    params: &std::collections::HashMap<String, String>,
+) -> Result<
+    (
+        app::api::admin::audit::AuditQuery,
+        mandate_core::audit::query::AuditFilter,
+    ),
+    Response,
+> {
+    use app::api::admin::audit::{filter_of, AuditQuery, FilterError};
+    let query = AuditQuery::from_params(|k| params.get(k).cloned());
+    match filter_of(&state.store, access, &query).await {
+        Ok(Ok(filter)) => Ok((query, filter)),
+        Ok(Err(FilterError(message))) => Err(bad_filter(&message)),
+        Err(e) => {
+            crate::error::log_internal(&e.into());
+            Err(bad_filter("The filters could not be read."))
+        }
+    }
+}
+
 /// A filter the export or the tail cannot apply.
 fn bad_filter(message: &str) -> Response {
     error_page(

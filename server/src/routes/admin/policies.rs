@@ -8,18 +8,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use mandate_core::access::AdminAccess;
 use mandate_core::admin::policies;
 use mandate_core::admin::AdminError;
-use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 
-use super::admin_or_response;
+use super::{changed, form_admin};
 use crate::error::log_internal;
-use crate::pages::error_page;
 use crate::request_context::Caller;
-use crate::routes::oauth::journey::JourneySession;
 use crate::state::AppState;
-use crate::ui::{self, session_of, RequestHead};
+use crate::ui::{self, RequestHead};
 
 pub const PATH: &str = "/admin/policies";
 
@@ -32,34 +28,6 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
-}
-
-/// The admin behind a form with a valid CSRF token, or the response to send instead.
-async fn checked_admin(
-    state: &AppState,
-    head: &RequestHead,
-    csrf: &str,
-) -> Result<AdminAccess, Response> {
-    let access = admin_or_response(state, &head.0).await?;
-    let checked = match session_of(&head.0) {
-        Ok(session) => JourneySession(session).check_csrf(csrf).await,
-        Err(e) => Err(e),
-    };
-    if checked.is_err() {
-        return Err(error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Open the page again and send the form from there.",
-        ));
-    }
-    Ok(access)
-}
-
-fn changed(access: &AdminAccess, caller: &Caller, action: &str) -> AuditEvent {
-    AuditEvent::new(EventType::AdminChanged, Outcome::Success, ActorKind::Admin)
-        .user(Some(access.user().as_str()))
-        .with("action", action)
-        .context(&caller.context)
 }
 
 async fn refused(
@@ -98,7 +66,7 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let form = pairs(&body);
-    let access = match checked_admin(&state, &head, field(&form, "csrf")).await {
+    let access = match form_admin(&state, &head, field(&form, "csrf")).await {
         Ok(access) => access,
         Err(response) => return response,
     };
@@ -124,7 +92,7 @@ pub async fn delete(
     body: Bytes,
 ) -> Response {
     let form = pairs(&body);
-    let access = match checked_admin(&state, &head, field(&form, "csrf")).await {
+    let access = match form_admin(&state, &head, field(&form, "csrf")).await {
         Ok(access) => access,
         Err(response) => return response,
     };
