@@ -285,6 +285,27 @@ async fn the_policies_api_lists_creates_validates_simulates_and_deletes() {
         .await
         .expect("delete");
         assert_eq!(res.status(), 204);
+        // Both changes are events by the API key, with the policy after / before.
+        let changes = mandate_core::audit::query::newest_first(
+            &server.store,
+            &mandate_core::audit::query::AuditFilter {
+                event_types: vec![mandate_core::audit::EventType::AdminChanged],
+                ..Default::default()
+            },
+            None,
+            2,
+        )
+        .await
+        .expect("events");
+        assert_eq!(changes[0].detail["action"], "policy.deleted");
+        assert_eq!(changes[0].detail["before"]["name"], "Writers write");
+        assert_eq!(changes[0].actor_kind, "api_key");
+        assert_eq!(changes[0].policies.as_deref(), Some(id.as_str()));
+        assert_eq!(changes[1].detail["action"], "policy.created");
+        assert_eq!(
+            changes[1].detail["after"]["allows"][0]["scopes"],
+            json!(["notes.write"])
+        );
         let res = api(
             Method::DELETE,
             &format!("/api/v1/policies/{id}"),

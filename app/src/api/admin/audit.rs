@@ -343,6 +343,9 @@ mod ssr {
                 href(&[("range", "all".into()), ("q", r.clone())]),
             ));
         }
+        if e.policies.is_some() {
+            links.push(("The policies that decided".into(), "/admin/policies".into()));
+        }
         EventDetail {
             seq: e.seq,
             event_type: e.event_type.clone(),
