@@ -411,7 +411,7 @@ async fn a_whole_authorization_writes_exactly_the_expected_events() {
             .expect("tenant")
             .expect("acme")
             .id;
-        for e in events.iter().filter(|e| e.event_type != "user.signed_in") {
+        for e in &events {
             assert_eq!(e.agent_id.as_deref(), Some(client_id.as_str()), "{e:?}");
             assert!(e.mcp_server_id.is_some(), "{e:?}");
         }

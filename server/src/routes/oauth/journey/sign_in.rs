@@ -332,11 +332,19 @@ pub async fn complete_sign_in(
             .await
             .map_err(OAuthError::server_error)?;
         js.set_user(&user).await?;
-        let event = AuditEvent::new(EventType::UserSignedIn, Outcome::Success, ActorKind::User)
+        let mut event = AuditEvent::new(EventType::UserSignedIn, Outcome::Success, ActorKind::User)
             .user(Some(user.user_id.clone()))
             .with("method", method)
             .with("amr", &user.amr)
             .context(&caller.context);
+        // Inside an authorization: the agent and MCP server the person signed in for.
+        if let Some(journey) = journey_id.filter(|j| !j.is_empty()) {
+            if let Ok(journey) = js.journey(journey).await {
+                event = event
+                    .agent(journey.request.client_id.clone())
+                    .server(journey.request.mcp_server_id.clone());
+            }
+        }
         state.audit.record(event).await?;
         Ok::<(), OAuthError>(())
     }
