@@ -118,19 +118,20 @@ pub async fn simulate_request(
     if requested.is_empty() {
         return Err(invalid("scopes", "Name at least one scope."));
     }
-    let server_scopes: Vec<String> = store
-        .scopes_of(&server.id)
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+    // No allowance stored: every scope of the server (a self-registered agent's default).
     let allowance = match store.agent_allowance(&agent.id, &server.id).await? {
         Some(list) => ScopeSet::from_tokens(list),
-        None => ScopeSet::from_tokens(server_scopes.clone()),
+        None => ScopeSet::from_tokens(
+            store
+                .scopes_of(&server.id)
+                .await?
+                .into_iter()
+                .map(|s| s.name),
+        ),
     };
     let draft = match &request.draft {
         Some(draft) => {
-            let servers = server_scopes_of(store).await?;
+            let servers = server_scopes(store).await?;
             Some(validate(draft, &servers, "draft".into()).map_err(|errors| {
                 AdminError::Invalid(
                     errors
@@ -158,8 +159,4 @@ pub async fn simulate_request(
         &requested,
         &allowance,
     ))
-}
-
-async fn server_scopes_of(store: &Store) -> AdminResult<BTreeMap<String, Vec<String>>> {
-    server_scopes(store).await
 }

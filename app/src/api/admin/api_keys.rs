@@ -37,16 +37,9 @@ pub async fn api_keys_screen() -> Result<Screen<ApiKeysView>, ServerFnError> {
         Ok(admin) => admin,
         Err(screen) => return Ok(screen),
     };
-    let (screens, request) = crate::api::screen::screens()?;
-    let notice = request
-        .extensions
-        .get::<crate::api::screen::PageNotice>()
-        .cloned()
-        .unwrap_or_default();
-    let csrf = match screens.csrf(request).await {
-        Screen::Show(csrf) => csrf,
-        Screen::Redirect(to) => return Ok(Screen::Redirect(to)),
-        Screen::Error(e) => return Ok(Screen::Error(e)),
+    let (csrf, notice) = match super::form_page().await {
+        Ok(found) => found,
+        Err(screen) => return Ok(screen),
     };
     let may_manage = admin.access.is_project_admin();
     let keys = if may_manage {

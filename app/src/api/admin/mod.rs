@@ -74,6 +74,22 @@ mod ssr {
         })
     }
 
+    /// For a console page with forms: the session's CSRF token and what a refused form's
+    /// answer added (errors, the form as sent, a secret shown once); or the screen to show.
+    pub async fn form_page<T>() -> Result<(String, crate::api::screen::PageNotice), Screen<T>> {
+        let (screens, request) = screens().map_err(failed)?;
+        let notice = request
+            .extensions
+            .get::<crate::api::screen::PageNotice>()
+            .cloned()
+            .unwrap_or_default();
+        match screens.csrf(request).await {
+            Screen::Show(csrf) => Ok((csrf, notice)),
+            Screen::Redirect(to) => Err(respond(Screen::Redirect(to))),
+            Screen::Error(e) => Err(respond(Screen::Error(e))),
+        }
+    }
+
     async fn header_of(
         ctx: &UiContext,
         access: &AdminAccess,

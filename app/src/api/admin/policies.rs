@@ -142,7 +142,7 @@ mod ssr {
 
     use super::*;
     use crate::api::admin::Admin;
-    use crate::api::screen::{respond, screens, PageNotice};
+    use crate::api::screen::respond;
 
     /// A policy form's fields (`name`, `description`, `c{i}_key`, `c{i}_claim`, `c{i}_op`,
     /// `c{i}_values` comma-separated, and one `allow=server-id|scope` per ticked box) as a
@@ -251,22 +251,10 @@ mod ssr {
         }
     }
 
-    fn csrf_and_notice() -> (Option<String>, PageNotice) {
-        let notice = leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<PageNotice>().cloned())
-            .unwrap_or_default();
-        (None, notice)
-    }
-
     pub async fn policies_view(admin: Admin) -> CoreResult<Screen<PoliciesView>> {
-        let (_, notice) = csrf_and_notice();
-        let csrf = match screens() {
-            Ok((screens, request)) => match screens.csrf(request).await {
-                Screen::Show(csrf) => csrf,
-                Screen::Redirect(to) => return Ok(respond(Screen::Redirect(to))),
-                Screen::Error(e) => return Ok(respond(Screen::Error(e))),
-            },
-            Err(e) => return Ok(crate::api::admin::failed(e)),
+        let (csrf, notice) = match crate::api::admin::form_page().await {
+            Ok(found) => found,
+            Err(screen) => return Ok(screen),
         };
         let servers = servers(&admin).await?;
         let may_manage = admin.access.is_project_admin();
