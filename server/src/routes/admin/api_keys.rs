@@ -62,18 +62,18 @@ pub async fn create(
         Err(response) => return response,
     };
     let name = form.name.trim();
-    let problem = if name.is_empty() || name.chars().count() > 80 {
-        Some("Give the key a name of 1 to 80 characters.")
-    } else if ApiKeyScope::from_name(&form.scope).is_none() {
-        Some("Access is read or full.")
+    let checked = if name.is_empty() || name.chars().count() > 80 {
+        Err("Give the key a name of 1 to 80 characters.")
     } else {
-        None
+        ApiKeyScope::from_name(&form.scope).ok_or("Access is read or full.")
     };
-    if let Some(message) = problem {
-        let notice = PageNotice::error(message);
-        return ui::render(&state, head, None, notice, StatusCode::BAD_REQUEST).await;
-    }
-    let scope = ApiKeyScope::from_name(&form.scope).unwrap_or(ApiKeyScope::Read);
+    let scope = match checked {
+        Ok(scope) => scope,
+        Err(message) => {
+            let notice = PageNotice::error(message);
+            return ui::render(&state, head, None, notice, StatusCode::BAD_REQUEST).await;
+        }
+    };
     let created = state
         .store
         .create_api_key(name, scope, access.user(), state.now())
