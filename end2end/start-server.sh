@@ -38,7 +38,7 @@ for who in totp stepup passkey revoke forged mcp cimd tail policy; do
 done
 # Someone with a one-time password (as `admin create` gives): the new-password page test reads it.
 # Admins made the same way, one per console test.
-for who in owner auditor1 auditor2 auditor3; do
+for who in owner auditor1 auditor2 auditor3 registrar keeper; do
   "$MANDATE_BIN" admin create --email "e2e-${who}@example.com" |
     awk '/password:/ { print $2 }' > "$tls_dir/${who}-password"
 done

@@ -69,6 +69,11 @@ pub fn App() -> impl IntoView {
                     view=NewPasswordPage
                     ssr=SsrMode::Async
                 />
+                <Route
+                    path=path!("/set-password")
+                    view=pages::auth::set_password::SetPasswordPage
+                    ssr=SsrMode::Async
+                />
                 <Route path=path!("/authorize/tenant") view=TenantPage ssr=SsrMode::Async />
                 <Route path=path!("/authorize/consent") view=ConsentPage ssr=SsrMode::Async />
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
@@ -110,6 +115,38 @@ pub fn App() -> impl IntoView {
                 <Route
                     path=path!("/admin/audit")
                     view=pages::admin::audit::AuditPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/mcp-servers")
+                    view=pages::admin::mcp_servers::McpServersPage
+                    ssr=SsrMode::Async
+                />
+                // `new` creates; a refused delete renders the page at the form's address.
+                <Route
+                    path=path!("/admin/mcp-servers/:id")
+                    view=pages::admin::mcp_servers::McpServerPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/mcp-servers/:id/delete")
+                    view=pages::admin::mcp_servers::McpServerPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/agents")
+                    view=pages::admin::agents::AgentsPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/agents/:id")
+                    view=pages::admin::agents::AgentPage
+                    ssr=SsrMode::Async
+                />
+                // The agent's forms answer with its page at the form's address.
+                <Route
+                    path=path!("/admin/agents/:id/:action")
+                    view=pages::admin::agents::AgentPage
                     ssr=SsrMode::Async
                 />
             </Routes>

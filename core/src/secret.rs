@@ -22,15 +22,18 @@ pub enum SecretKind {
     RegistrationAccessToken,
     /// Authenticates calls to the admin REST API (`/api/v1`).
     AdminApiKey,
+    /// Lets a person choose their password once (an invitation or a reset by an admin).
+    PasswordLink,
 }
 
 impl SecretKind {
-    const ALL: [SecretKind; 5] = [
+    const ALL: [SecretKind; 6] = [
         Self::ClientSecret,
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::RegistrationAccessToken,
         Self::AdminApiKey,
+        Self::PasswordLink,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -40,6 +43,7 @@ impl SecretKind {
             Self::RefreshToken => "mdt_rt_",
             Self::RegistrationAccessToken => "mdt_rat_",
             Self::AdminApiKey => "mdt_ak_",
+            Self::PasswordLink => "mdt_pl_",
         }
     }
 }

@@ -180,3 +180,116 @@ test("an admin writes a policy through the form, simulates it, and the consent s
   const unexpected = errors.filter((e) => !e.includes("status of 422"));
   expect(unexpected, "no script errors or CSP violations").toEqual([]);
 });
+
+test("an admin creates an MCP server with scopes, a policy on it, and a person's consent on it follows the policy", async ({ page, browser }, testInfo: TestInfo) => {
+  const errors = watchForErrors(page);
+  await signInAsAdmin(page, "registrar");
+  await page.getByRole("link", { name: "MCP servers" }).click();
+  await page.getByRole("link", { name: "New MCP server" }).click();
+  await expect(page.getByRole("heading", { name: "New MCP server" })).toBeVisible();
+
+  // A wrong slug is refused beside its field, with what was typed kept.
+  await page.getByLabel("Name", { exact: true }).fill("E2E Tickets");
+  await page.getByLabel("Slug").fill("E2E Tickets");
+  await page.getByLabel("Resource URL").fill("https://tickets.e2e.example/mcp");
+  await page.locator('input[name="s0_name"]').fill("tickets.read");
+  await page.locator('input[name="s0_display_name"]').fill("Read your tickets");
+  await page.locator('input[name="s1_name"]').fill("tickets.close");
+  await page.locator('input[name="s1_display_name"]').fill("Close tickets");
+  await page.getByRole("button", { name: "Create server" }).click();
+  await expect(page.locator('[data-field="slug"]')).toBeVisible();
+  await expect(page.getByLabel("Resource URL")).toHaveValue("https://tickets.e2e.example/mcp");
+
+  await page.getByLabel("Slug").fill("e2e-tickets");
+  await page.getByRole("button", { name: "Create server" }).click();
+  const links = page.getByTestId("server-links");
+  await expect(links).toContainText("/s/e2e-tickets");
+  await expect(links).toContainText('"resource": "https://tickets.e2e.example/mcp"');
+  await shot(page, testInfo, "mcp-server");
+  // The new issuer answers discovery at once.
+  const meta = await page.request.get("/.well-known/oauth-authorization-server/s/e2e-tickets");
+  expect((await meta.json()).scopes_supported).toEqual(["tickets.read", "tickets.close"]);
+
+  // A policy on the new server: reading only.
+  await page.getByRole("link", { name: "Policies" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("Tickets: read only");
+  await page.locator('input[name="allow"][value$="|tickets.read"]').check();
+  await page.getByRole("button", { name: "Create policy" }).click();
+  await expect(page.getByTestId("policies").locator("li", { hasText: "Tickets: read only" }))
+    .toContainText("Allows: E2E Tickets: tickets.read");
+
+  await page.getByRole("link", { name: "Try the simulator" }).click();
+  await page.getByLabel("User").fill("e2e-policy@example.com");
+  await page.getByLabel("Tenant").selectOption("acme");
+  await page.getByLabel("Agent").fill("demo-agent");
+  await page.getByLabel("MCP server").selectOption("e2e-tickets");
+  await page.getByLabel("Requested scopes").fill("tickets.read tickets.close");
+  await page.getByRole("button", { name: "Simulate" }).click();
+  const effective = page.getByTestId("sim-before").getByTestId("sim-before-effective");
+  await expect(effective).toHaveText(/tickets\.read/);
+  await expect(effective).not.toHaveText(/tickets\.close/);
+
+  // The person's consent screen on the new server follows the policy.
+  const context = await browser.newContext();
+  const person = await context.newPage();
+  const params = new URLSearchParams({
+    response_type: "code",
+    client_id: "demo-agent",
+    redirect_uri: "http://127.0.0.1:8981/callback",
+    scope: "tickets.read tickets.close",
+    state: "tickets-e2e",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    code_challenge_method: "S256",
+    resource: "https://tickets.e2e.example/mcp",
+    tenant: "acme",
+  });
+  await person.goto(`/s/e2e-tickets/authorize?${params}`);
+  await person.getByLabel("Email").fill("e2e-policy@example.com");
+  await person.getByLabel("Password").fill(DEMO_PASSWORD);
+  await person.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(person.getByRole("heading", { name: /^Allow / })).toBeVisible();
+  await expect(person.getByText("Read your tickets")).toBeVisible();
+  await expect(person.getByText("No policy of this hub allows it for you with this agent.")).toBeVisible();
+  await shot(person, testInfo, "consent-on-new-server");
+  await context.close();
+
+  const unexpected = errors.filter((e) => !e.includes("status of 422"));
+  expect(unexpected, "no script errors or CSP violations").toEqual([]);
+});
+
+test("an admin creates a machine agent, copies its secret once, and disables it", async ({ page }, testInfo: TestInfo) => {
+  const errors = watchForErrors(page);
+  await signInAsAdmin(page, "keeper");
+  await page.getByRole("link", { name: "Agents" }).click();
+  await expect(page.getByRole("heading", { name: "Agents", exact: true })).toBeVisible();
+  await expect(page.getByTestId("agents").locator('tr[data-agent="demo-agent"]')).toBeVisible();
+
+  await page.getByLabel("Name", { exact: true }).fill("E2E nightly sync");
+  await page.getByLabel("Tags").fill("e2e, nightly");
+  await page.locator('input[name="allow"][value$="|notes.read"]').first().check();
+  await page.getByRole("button", { name: "Create agent" }).click();
+  const secret = (await page.getByTestId("new-client-secret").textContent()) ?? "";
+  const clientId = (await page.getByTestId("new-client-id").textContent()) ?? "";
+  expect(secret).toMatch(/^mdt_cs_/);
+  await shot(page, testInfo, "machine-agent-created");
+
+  // The secret works for client_credentials, within the allowance only.
+  const basic = Buffer.from(`${clientId}:${secret}`).toString("base64");
+  const token = async (scope: string) =>
+    page.request.post("/s/demo-notes/token", {
+      headers: { authorization: `Basic ${basic}` },
+      form: { grant_type: "client_credentials", scope },
+    });
+  expect((await token("notes.read")).status()).toBe(200);
+  expect((await token("notes.write")).status()).toBe(400);
+
+  // Filter the list by tag, open the agent; the secret is never shown again.
+  await page.goto("/admin/agents?tag=nightly");
+  await page.getByRole("link", { name: "E2E nightly sync" }).click();
+  await expect(page.getByTestId("agent-facts")).toContainText(clientId);
+  await expect(page.locator("body")).not.toContainText(secret);
+  await page.getByRole("button", { name: "Disable (revokes its tokens)" }).click();
+  await expect(page.getByText("disabled", { exact: true })).toBeVisible();
+  expect((await token("notes.read")).status()).toBe(401);
+  expect(errors, "no script errors or CSP violations").toEqual([]);
+});

@@ -57,6 +57,13 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
+    /// Drops every entry (after a change whose reach is wider than one key).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+
     /// The cached value, or `load`ed and cached. Errors and absent rows are not cached.
     pub async fn get_or_load<E, F, Fut>(&self, key: &K, load: F) -> Result<Option<V>, E>
     where

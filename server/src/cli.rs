@@ -58,6 +58,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Export or apply the declarative configuration (TOML): tenants, MCP servers with their
+    /// scopes, policies and admin-made agents.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Run the demo notes MCP server, protected by this Mandate.
     DemoMcp {
         /// Address to listen on.
@@ -114,6 +120,24 @@ enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the stored configuration as TOML (secrets are never exported).
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Show what a TOML document changes, then make the changes (idempotent; things it does
+    /// not name are left alone).
+    Apply {
+        file: std::path::PathBuf,
+        /// Only show the changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Make a new ES256 key the signing key; the old one stays published for verification.
     Rotate,
@@ -142,7 +166,9 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&config);
+    // A command whose standard output is its result keeps the logs out of it.
+    let output_is_result = matches!(cli.command, Some(Command::Config { .. }));
+    crate::telemetry::init_to(&config, output_is_result);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -185,6 +211,12 @@ pub fn run() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify { from, to },
             } => audit_verify(config, from, to).await,
+            Command::Config {
+                command: ConfigCommand::Export { output },
+            } => crate::config_cli::export(config, output).await,
+            Command::Config {
+                command: ConfigCommand::Apply { file, dry_run },
+            } => crate::config_cli::apply(config, &file, dry_run).await,
             Command::DemoMcp {
                 bind,
                 resource_url,

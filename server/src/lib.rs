@@ -5,6 +5,7 @@ pub mod audit_forward;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod config_cli;
 pub mod demo_mcp;
 pub mod error;
 pub mod master_key;
@@ -45,6 +46,10 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
             AppState,
             _,
         >(page_context, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::account_state::check,
+        ))
         .layer(sessions.layer(state.config.is_https()));
 
     let headers = SecurityHeaders {
@@ -52,6 +57,11 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
     };
     let journey_pages = routes::oauth::page_router()
         .merge(routes::admin::router())
+        .merge(routes::set_password::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::account_state::check,
+        ))
         .layer(sessions.layer(state.config.is_https()));
     let app = Router::new()
         .merge(routes::health::router())

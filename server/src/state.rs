@@ -51,6 +51,19 @@ impl Caches {
     pub fn forget_client(&self, client_id: &str) {
         self.clients.remove(&client_id.to_owned());
     }
+
+    /// Drops what is cached after an admin changed an agent (its allowances included).
+    pub fn forget_agent(&self, client_id: &str) {
+        self.forget_client(client_id);
+        self.allowances.clear();
+    }
+
+    /// Drops what is cached after an admin changed or deleted an MCP server (a new slug or
+    /// new scopes; allowances of machine agents on a new server).
+    pub fn forget_servers(&self) {
+        self.servers.clear();
+        self.allowances.clear();
+    }
 }
 
 /// An MCP server with its scopes.

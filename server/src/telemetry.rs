@@ -14,11 +14,25 @@ use crate::config::{Config, LogFormat};
 /// Installs the global subscriber. `RUST_LOG` wins over `MANDATE_LOG` when set.
 /// Safe to call more than once (later calls are no-ops), which tests rely on.
 pub fn init(config: &Config) {
+    init_to(config, false);
+}
+
+/// As [`init`], with the logs on standard error when `to_stderr` (commands whose standard
+/// output is their result, such as `mandate config export`).
+pub fn init_to(config: &Config, to_stderr: bool) {
+    let writer = move || -> Box<dyn std::io::Write> {
+        if to_stderr {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        }
+    };
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .with_target(true)
             .json()
             .flatten_event(true)
@@ -26,9 +40,14 @@ pub fn init(config: &Config) {
             .with_span_list(false)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .with_target(true)
             .compact()
-            .with_ansi(std::io::stdout().is_terminal())
+            .with_ansi(if to_stderr {
+                std::io::stderr().is_terminal()
+            } else {
+                std::io::stdout().is_terminal()
+            })
             .boxed(),
     };
     let registry = tracing_subscriber::registry().with(logs);

@@ -6,3 +6,4 @@ pub mod admin;
 pub mod auth;
 pub mod directory;
 pub mod screen;
+pub mod set_password;

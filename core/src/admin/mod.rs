@@ -2,7 +2,12 @@
 //! [`AdminAccess`] and refuses what it does not allow, so the console and the API cannot
 //! disagree about rights; errors are one enum both map to their own format.
 
+pub mod agents;
+pub mod config;
+pub mod mcp_servers;
 pub mod policies;
+pub mod tenants;
+pub mod users;
 
 use crate::access::AdminAccess;
 use crate::error::CoreError;
@@ -29,14 +34,13 @@ impl From<CoreError> for AdminError {
 
 pub type AdminResult<T> = Result<T, AdminError>;
 
-/// Policies govern every tenant: project admins only.
-fn project_only(access: &AdminAccess) -> AdminResult<()> {
+/// Policies, MCP servers and agents govern every tenant: project admins only; anyone else
+/// gets `refusal`.
+fn project_only(access: &AdminAccess, refusal: &'static str) -> AdminResult<()> {
     if access.is_project_admin() {
         Ok(())
     } else {
-        Err(AdminError::Forbidden(
-            "Only project admins manage policies.",
-        ))
+        Err(AdminError::Forbidden(refusal))
     }
 }
 

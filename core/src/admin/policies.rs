@@ -15,6 +15,8 @@ use crate::policy::simulate::{simulate, Simulation};
 use crate::policy::{subject_of, Policy};
 use crate::store::Store;
 
+const REFUSAL: &str = "Only project admins manage policies.";
+
 /// Every MCP server's id with its scope names.
 pub async fn server_scopes(store: &Store) -> AdminResult<BTreeMap<String, Vec<String>>> {
     let mut map = BTreeMap::new();
@@ -29,7 +31,7 @@ pub async fn server_scopes(store: &Store) -> AdminResult<BTreeMap<String, Vec<St
 }
 
 pub async fn list(store: &Store, access: &AdminAccess) -> AdminResult<Vec<Policy>> {
-    project_only(access)?;
+    project_only(access, REFUSAL)?;
     Ok(store.policies().await?)
 }
 
@@ -40,7 +42,7 @@ pub async fn create(
     draft: &PolicyDraft,
     now: UnixMillis,
 ) -> AdminResult<Policy> {
-    project_only(access)?;
+    project_only(access, REFUSAL)?;
     let servers = server_scopes(store).await?;
     let policy =
         validate(draft, &servers, uuid::Uuid::now_v7().to_string()).map_err(AdminError::Invalid)?;
@@ -50,7 +52,7 @@ pub async fn create(
 
 /// Deletes a policy; returns it as it was (for the audit trail's "before").
 pub async fn delete(store: &Store, access: &AdminAccess, id: &str) -> AdminResult<Policy> {
-    project_only(access)?;
+    project_only(access, REFUSAL)?;
     let before = store
         .policy(id)
         .await?
@@ -61,6 +63,7 @@ pub async fn delete(store: &Store, access: &AdminAccess, id: &str) -> AdminResul
 
 /// What the simulator is asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SimulationRequest {
     /// The person: email or id.
     pub user: String,
@@ -83,7 +86,7 @@ pub async fn simulate_request(
     access: &AdminAccess,
     request: &SimulationRequest,
 ) -> AdminResult<Simulation> {
-    project_only(access)?;
+    project_only(access, REFUSAL)?;
     let user = match normalize_email(&request.user) {
         Some(email) => store.user_by_email(&email).await?,
         None => {

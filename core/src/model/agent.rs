@@ -7,6 +7,7 @@ use crate::ids::AgentId;
 
 /// How the agent came to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AgentKind {
     /// Created by an admin in the console or API.
@@ -19,6 +20,7 @@ pub enum AgentKind {
 
 /// How far the person approving it can trust the agent's stated identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TrustLevel {
     /// An admin checked and marked it verified.
@@ -33,6 +35,7 @@ pub enum TrustLevel {
 
 /// RFC 6749 §2.1 client types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ClientType {
     Public,
@@ -57,6 +60,7 @@ text_enum!(TrustLevel { Verified => "verified", Admin => "admin", Dcr => "dcr", 
 text_enum!(ClientType { Public => "public", Confidential => "confidential" });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agent {
     /// The OAuth `client_id`.
     pub id: AgentId,

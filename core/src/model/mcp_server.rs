@@ -6,6 +6,7 @@ use crate::clock::UnixMillis;
 use crate::ids::McpServerId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpServer {
     pub id: McpServerId,
     /// Path segment of the issuer: `{base}/s/{slug}`.
@@ -31,7 +32,44 @@ pub struct McpServer {
     pub cimd_domains: Vec<String>,
     /// Whether CIMD documents from hosts not in `cimd_domains` may be used.
     pub cimd_allow_unknown: bool,
+    /// Whether tenant admins' approvals of agents matter here.
+    #[serde(default)]
+    pub tenant_consent: TenantConsent,
     pub created_at: UnixMillis,
+}
+
+/// Per MCP server: how a tenant admin's decision about an agent weighs on people's consent.
+/// A tenant's *block* always holds, whatever the mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TenantConsent {
+    /// People consent for themselves.
+    #[default]
+    Off,
+    /// The tenant must have approved the agent first; people consent within what it approved.
+    Required,
+    /// The tenant's approval is the consent: people are not asked.
+    Replaces,
+}
+
+impl TenantConsent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Required => "required",
+            Self::Replaces => "replaces",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "off" => Some(Self::Off),
+            "required" => Some(Self::Required),
+            "replaces" => Some(Self::Replaces),
+            _ => None,
+        }
+    }
 }
 
 impl McpServer {
@@ -53,6 +91,7 @@ impl McpServer {
             dcr_unused_expiry_secs: 30 * 24 * 3600,
             cimd_domains: vec![],
             cimd_allow_unknown: true,
+            tenant_consent: TenantConsent::Off,
             created_at: now,
         }
     }
@@ -65,6 +104,7 @@ impl McpServer {
 
 /// A permission an MCP server defines, described for the person approving it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scope {
     pub name: String,
     pub display_name: String,

@@ -8,6 +8,6 @@ pub mod user;
 
 pub use agent::{Agent, AgentKind, ClientType, TrustLevel};
 pub use grant::{Grant, GrantView};
-pub use mcp_server::{McpServer, Scope};
+pub use mcp_server::{McpServer, Scope, TenantConsent};
 pub use tenant::{Membership, Tenant};
 pub use user::User;

@@ -7,6 +7,7 @@ use crate::ids::{TenantId, UserId};
 
 /// An organisation an agent acts in; its id is the token's `tenant` claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     pub id: TenantId,
     /// URL-safe short name, unique.

@@ -105,6 +105,61 @@ pub struct Facts {
     pub denied: BTreeMap<String, String>,
     /// Whether the user has a confirmed second factor (TOTP or a passkey) to step up with.
     pub has_second_factor: bool,
+    /// What the chosen tenant's admins decided about the agent (see [`tenant_gate`]).
+    pub tenant_gate: TenantGate,
+}
+
+/// The chosen tenant's say in this authorization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TenantGate {
+    /// People consent for themselves (within what the tenant approved, if it must approve).
+    #[default]
+    Open,
+    /// The tenant's approval is the consent: people are not asked.
+    Approved,
+    /// The tenant blocked the agent, or its approval is required and missing: why.
+    Closed(String),
+}
+
+/// Applies a tenant's decision about the agent (`Some((decision, scopes))`, decision
+/// `approved` or `blocked`) under the server's mode: a block always closes; with `required`
+/// or `replaces`, no approval closes, and requested scopes the approval does not cover join
+/// `denied` with the reason shown to the person.
+pub fn tenant_gate(
+    mode: crate::model::TenantConsent,
+    approval: Option<(&str, &[String])>,
+    requested: &ScopeSet,
+    denied: &mut BTreeMap<String, String>,
+) -> TenantGate {
+    use crate::model::TenantConsent;
+    if let Some(("blocked", _)) = approval {
+        return TenantGate::Closed(
+            "Your organization has blocked this application. Ask an administrator of your organization if you need it."
+                .into(),
+        );
+    }
+    if mode == TenantConsent::Off {
+        return TenantGate::Open;
+    }
+    let Some((_, approved)) = approval else {
+        return TenantGate::Closed(
+            "Your organization has not approved this application yet. Ask an administrator of your organization to approve it."
+                .into(),
+        );
+    };
+    for scope in requested
+        .iter()
+        .filter(|s| !approved.iter().any(|a| a == s))
+    {
+        denied.entry(scope.to_owned()).or_insert_with(|| {
+            "Your organization has not approved this for this application.".into()
+        });
+    }
+    if mode == TenantConsent::Replaces {
+        TenantGate::Approved
+    } else {
+        TenantGate::Open
+    }
 }
 
 impl Facts {
@@ -136,6 +191,10 @@ pub enum Step {
     },
     IssueCode {
         scopes: ScopeSet,
+    },
+    /// The chosen tenant does not let the agent in (blocked, or not approved): why.
+    TenantRefused {
+        reason: String,
     },
     Expired,
     /// The journey already issued its code.
@@ -174,6 +233,11 @@ impl Journey {
                 None => return Step::ChooseTenant,
             }
         }
+        if let TenantGate::Closed(reason) = &facts.tenant_gate {
+            return Step::TenantRefused {
+                reason: reason.clone(),
+            };
+        }
         let allowed = facts.allowed(&self.request.scope_set());
         let sensitive = facts.sensitive_requested.intersect(&allowed);
         if !sensitive.is_empty() {
@@ -185,6 +249,17 @@ impl Journey {
                     Step::EnrolSecondFactor
                 };
             }
+        }
+        if facts.tenant_gate == TenantGate::Approved {
+            // The tenant's approval replaces the person's consent.
+            return if allowed.is_empty() {
+                Step::TenantRefused {
+                    reason: "Nothing this application asks for is approved by your organization."
+                        .into(),
+                }
+            } else {
+                Step::IssueCode { scopes: allowed }
+            };
         }
         let missing = match &facts.remembered {
             Some(granted) => allowed.missing_from(granted),

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CoreError, CoreResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Operator {
     Equal,
     NotEqual,
@@ -73,6 +74,7 @@ impl ConditionKey {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Condition {
     pub key: String,
     pub operator: Operator,

@@ -9,6 +9,7 @@ use super::{Allow, Condition, Policy};
 
 /// A policy before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyDraft {
     #[serde(default)]
     pub name: String,

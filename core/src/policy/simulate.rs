@@ -9,6 +9,7 @@ use crate::oauth::scope::ScopeSet;
 
 /// One side of a simulation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Outcome {
     /// What would be granted (if the person approves it all).
     pub effective: Vec<String>,
@@ -32,6 +33,7 @@ impl From<Evaluation> for Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Simulation {
     /// Requested scopes beyond what the agent may ask for on the server (refused with
     /// `invalid_scope` before any policy is looked at).

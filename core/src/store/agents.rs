@@ -10,7 +10,7 @@ use crate::model::{Agent, AgentKind, ClientType, TrustLevel};
 use crate::secret::SecretHash;
 
 #[derive(FromRow)]
-struct AgentRow {
+pub(super) struct AgentRow {
     id: String,
     name: String,
     kind: String,
@@ -29,7 +29,8 @@ struct AgentRow {
     last_used_at: Option<i64>,
 }
 
-const AGENT_COLUMNS: &str = "id, name, kind, trust_level, client_type, token_endpoint_auth_method,
+pub(super) const AGENT_COLUMNS: &str =
+    "id, name, kind, trust_level, client_type, token_endpoint_auth_method,
     redirect_uris, grant_types, tags, logo_uri, application_type, scope, registered_at_server,
     disabled, created_at, last_used_at";
 

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use super::{flag, json, ResultExt, Store};
 use crate::error::CoreResult;
 use crate::ids::McpServerId;
-use crate::model::{McpServer, Scope};
+use crate::model::{McpServer, Scope, TenantConsent};
 
 #[derive(FromRow)]
 struct McpServerRow {
@@ -24,6 +24,7 @@ struct McpServerRow {
     dcr_unused_expiry_secs: i64,
     cimd_domains: String,
     cimd_allow_unknown: i64,
+    tenant_consent: String,
     created_at: i64,
 }
 
@@ -46,6 +47,12 @@ impl TryFrom<McpServerRow> for McpServer {
             dcr_unused_expiry_secs: r.dcr_unused_expiry_secs,
             cimd_domains: json::decode(&r.cimd_domains)?,
             cimd_allow_unknown: r.cimd_allow_unknown != 0,
+            tenant_consent: TenantConsent::parse(&r.tenant_consent).ok_or_else(|| {
+                crate::error::CoreError::Invalid(format!(
+                    "stored MCP server has unknown tenant_consent {:?}",
+                    r.tenant_consent
+                ))
+            })?,
             created_at: r.created_at,
         })
     }
@@ -76,7 +83,8 @@ impl From<ScopeRow> for Scope {
 
 const SERVER_COLUMNS: &str = "id, slug, name, description, resource_url, access_token_ttl_secs,
      step_up_window_secs, dcr_enabled, cimd_enabled, refresh_token_ttl_secs, refresh_token_max_secs,
-     dcr_redirect_hosts, dcr_unused_expiry_secs, cimd_domains, cimd_allow_unknown, created_at";
+     dcr_redirect_hosts, dcr_unused_expiry_secs, cimd_domains, cimd_allow_unknown, tenant_consent,
+     created_at";
 
 impl Store {
     /// Inserts an MCP server with its scopes in one transaction.
@@ -88,8 +96,8 @@ impl Store {
                                       step_up_window_secs, dcr_enabled, cimd_enabled,
                                       refresh_token_ttl_secs, refresh_token_max_secs, dcr_redirect_hosts,
                                       dcr_unused_expiry_secs, cimd_domains, cimd_allow_unknown,
-                                      created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+                                      tenant_consent, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
         )
         .bind(server.id.as_str())
         .bind(&server.slug)
@@ -106,28 +114,21 @@ impl Store {
         .bind(server.dcr_unused_expiry_secs)
         .bind(json::encode(&server.cimd_domains)?)
         .bind(flag(server.cimd_allow_unknown))
+        .bind(server.tenant_consent.as_str())
         .bind(server.created_at)
         .execute(&mut *tx)
         .await
         .on_unique("an MCP server with this slug or resource URL")?;
-        for (position, scope) in scopes.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO scopes (mcp_server_id, name, display_name, description, sensitive,
-                                     mandatory, default_on, position)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(server.id.as_str())
-            .bind(&scope.name)
-            .bind(&scope.display_name)
-            .bind(&scope.description)
-            .bind(flag(scope.sensitive))
-            .bind(flag(scope.mandatory))
-            .bind(flag(scope.default_on))
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .on_unique("a scope with this name on this server")?;
-        }
+        insert_scopes(&mut tx, &server.id, scopes).await?;
+        // A machine agent an admin made (client_credentials) gets nothing on a new server
+        // until an admin allows it: no allowance row would mean "every scope".
+        sqlx::query(
+            "INSERT INTO agent_allowances (agent_id, mcp_server_id, scopes)
+             SELECT id, $1, '[]' FROM agents WHERE kind = 'manual' AND client_type = 'confidential'",
+        )
+        .bind(server.id.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -179,4 +180,94 @@ impl Store {
         .map(Scope::from)
         .collect())
     }
+}
+
+impl Store {
+    /// Replaces a server's settings and its scopes in one transaction.
+    /// `AlreadyExists` if the new slug or resource URL is another server's.
+    pub async fn update_mcp_server(
+        &self,
+        server: &McpServer,
+        scopes: &[Scope],
+        now: crate::clock::UnixMillis,
+    ) -> CoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE mcp_servers SET slug = $2, name = $3, description = $4, resource_url = $5,
+                    access_token_ttl_secs = $6, step_up_window_secs = $7, dcr_enabled = $8,
+                    cimd_enabled = $9, refresh_token_ttl_secs = $10, refresh_token_max_secs = $11,
+                    dcr_redirect_hosts = $12, dcr_unused_expiry_secs = $13, cimd_domains = $14,
+                    cimd_allow_unknown = $15, tenant_consent = $16, updated_at = $17
+             WHERE id = $1",
+        )
+        .bind(server.id.as_str())
+        .bind(&server.slug)
+        .bind(&server.name)
+        .bind(&server.description)
+        .bind(&server.resource_url)
+        .bind(server.access_token_ttl_secs)
+        .bind(server.step_up_window_secs)
+        .bind(flag(server.dcr_enabled))
+        .bind(flag(server.cimd_enabled))
+        .bind(server.refresh_token_ttl_secs)
+        .bind(server.refresh_token_max_secs)
+        .bind(json::encode(&server.dcr_redirect_hosts)?)
+        .bind(server.dcr_unused_expiry_secs)
+        .bind(json::encode(&server.cimd_domains)?)
+        .bind(flag(server.cimd_allow_unknown))
+        .bind(server.tenant_consent.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .on_unique("an MCP server with this slug or resource URL")?;
+        sqlx::query("DELETE FROM scopes WHERE mcp_server_id = $1")
+            .bind(server.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        insert_scopes(&mut tx, &server.id, scopes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a server and, by cascade, its scopes, allowances, grants and token families;
+    /// its access tokens' records go too, so introspection calls them inactive.
+    pub async fn delete_mcp_server(&self, id: &McpServerId) -> CoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM access_tokens WHERE mcp_server_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM mcp_servers WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+async fn insert_scopes(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    server: &McpServerId,
+    scopes: &[Scope],
+) -> CoreResult<()> {
+    for (position, scope) in scopes.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO scopes (mcp_server_id, name, display_name, description, sensitive,
+                                 mandatory, default_on, position)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(server.as_str())
+        .bind(&scope.name)
+        .bind(&scope.display_name)
+        .bind(&scope.description)
+        .bind(flag(scope.sensitive))
+        .bind(flag(scope.mandatory))
+        .bind(flag(scope.default_on))
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await
+        .on_unique("a scope with this name on this server")?;
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! and PostgreSQL. Rules (ARCHITECTURE.md §2): `$n` placeholders; ids, JSON and URLs as TEXT;
 //! times as BIGINT unix ms; booleans as INTEGER 0/1; every multi-row change in one transaction.
 
+pub mod agent_admin;
 pub mod agents;
 pub mod api_keys;
 pub mod deployment;
@@ -10,6 +11,7 @@ pub mod grants;
 mod json;
 pub mod mcp_servers;
 pub mod migrate;
+pub mod people;
 pub mod policies;
 pub mod signing_keys;
 pub mod tenants;
@@ -248,6 +250,8 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod admin_contract_tests;
 #[cfg(test)]
 mod contract_tests;
 #[cfg(test)]

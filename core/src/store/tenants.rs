@@ -125,6 +125,22 @@ impl Store {
         .transpose()
     }
 
+    /// Renames a tenant and replaces its email domains; returns whether it exists.
+    pub async fn update_tenant(
+        &self,
+        slug: &str,
+        name: &str,
+        email_domains: &[String],
+    ) -> CoreResult<bool> {
+        let done = sqlx::query("UPDATE tenants SET name = $2, email_domains = $3 WHERE slug = $1")
+            .bind(slug)
+            .bind(name)
+            .bind(json::encode(email_domains)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Every tenant, by name.
     pub async fn list_tenants(&self) -> CoreResult<Vec<Tenant>> {
         sqlx::query_as::<_, TenantRow>(&format!(

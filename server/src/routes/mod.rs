@@ -6,3 +6,4 @@ pub mod api_v1;
 pub mod health;
 pub mod oauth;
 pub mod passkeys;
+pub mod set_password;

@@ -12,7 +12,7 @@ use crate::steps::text;
 use crate::support::{client, hidden_field, TestServer};
 
 /// Creates a key on the console; returns the key and the page that showed it.
-async fn create_key(
+pub async fn create_key(
     server: &TestServer,
     b: &reqwest::Client,
     name: &str,
@@ -33,7 +33,7 @@ async fn create_key(
     (status, res.text().await.expect("html"))
 }
 
-fn key_in(html: &str) -> String {
+pub fn key_in(html: &str) -> String {
     let start = html.find("mdt_ak_").expect("the new key is shown");
     let end = html[start..]
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
@@ -42,7 +42,7 @@ fn key_in(html: &str) -> String {
     html[start..end].to_owned()
 }
 
-async fn api(server: &TestServer, path: &str, key: Option<&str>) -> reqwest::Response {
+pub async fn api(server: &TestServer, path: &str, key: Option<&str>) -> reqwest::Response {
     let mut request = client().get(server.url(path));
     if let Some(key) = key {
         request = request.bearer_auth(key);

@@ -150,7 +150,7 @@ pub async fn audit_screen(
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{event_rows, filter_of, FilterError};
+pub use ssr::{event_rows, filter_of, now_ms, FilterError};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -171,7 +171,7 @@ mod ssr {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct FilterError(pub String);
 
-    fn now_ms() -> i64 {
+    pub fn now_ms() -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -4,9 +4,11 @@
 //!
 //! [`Screens`]: crate::api::screen::Screens
 
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
+pub mod mcp_servers;
 pub mod policies;
 #[cfg(feature = "ssr")]
 pub mod time_text;

@@ -128,7 +128,7 @@ pub async fn simulator_screen() -> Result<Screen<SimulatorView>, ServerFnError> 
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::draft_from_pairs;
+pub use ssr::{draft_from_pairs, server_choices};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -206,7 +206,13 @@ mod ssr {
     }
 
     async fn servers(admin: &Admin) -> CoreResult<Vec<ServerScopes>> {
-        let store = &admin.ctx.store;
+        server_choices(&admin.ctx.store).await
+    }
+
+    /// Every MCP server with a box per scope (`server-id|scope`).
+    pub async fn server_choices(
+        store: &mandate_core::store::Store,
+    ) -> CoreResult<Vec<ServerScopes>> {
         let mut out = Vec::new();
         for server in store.list_mcp_servers().await? {
             let scopes = store.scopes_of(&server.id).await?;

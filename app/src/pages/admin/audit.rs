@@ -31,7 +31,7 @@ const RANGES: [(&str, &str); 6] = [
 ];
 
 #[component]
-fn Select(
+pub(crate) fn Select(
     name: &'static str,
     label: &'static str,
     options: Vec<Choice>,

@@ -1,9 +1,11 @@
 //! The console: pages for admins under `/admin`. Every page asks one server function for its
 //! facts; the server checks the caller's admin rights before reading anything.
 
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
+pub mod mcp_servers;
 pub mod policies;
 
 use leptos::prelude::*;
@@ -12,9 +14,11 @@ use leptos_meta::Title;
 use crate::api::admin::AdminHeader;
 
 /// The console's sections, for the navigation.
-const SECTIONS: [(&str, &str); 4] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit trail"),
+    ("/admin/agents", "Agents"),
+    ("/admin/mcp-servers", "MCP servers"),
     ("/admin/policies", "Policies"),
     ("/admin/api-keys", "API keys"),
 ];

@@ -6,6 +6,7 @@
 pub mod consent;
 pub mod error;
 pub mod new_password;
+pub mod set_password;
 pub mod sign_in;
 pub mod tenant;
 pub mod verify;

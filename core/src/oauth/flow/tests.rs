@@ -299,3 +299,73 @@ fn second_factors_raise_acr_and_amr() {
     assert_eq!(u.mfa_at, Some(NOW + 1));
     assert_eq!(u.acr(), "aal2");
 }
+
+#[test]
+fn a_tenant_block_always_closes_and_a_required_approval_must_exist() {
+    use crate::model::TenantConsent;
+    let requested = scopes("notes.read notes.write");
+    let mut denied = BTreeMap::new();
+    let blocked: Option<(&str, &[String])> = Some(("blocked", &[]));
+    for mode in [
+        TenantConsent::Off,
+        TenantConsent::Required,
+        TenantConsent::Replaces,
+    ] {
+        assert!(matches!(
+            tenant_gate(mode, blocked, &requested, &mut denied),
+            TenantGate::Closed(_)
+        ));
+    }
+    assert_eq!(
+        tenant_gate(TenantConsent::Off, None, &requested, &mut denied),
+        TenantGate::Open
+    );
+    assert!(matches!(
+        tenant_gate(TenantConsent::Required, None, &requested, &mut denied),
+        TenantGate::Closed(_)
+    ));
+    assert!(denied.is_empty(), "nothing is denied by a closed gate");
+
+    let approved = vec!["notes.read".to_owned()];
+    let gate = tenant_gate(
+        TenantConsent::Required,
+        Some(("approved", &approved)),
+        &requested,
+        &mut denied,
+    );
+    assert_eq!(gate, TenantGate::Open);
+    assert_eq!(
+        denied.keys().collect::<Vec<_>>(),
+        ["notes.write"],
+        "outside the approval"
+    );
+}
+
+#[test]
+fn the_journey_follows_the_tenant_gate() {
+    let mut j = journey(&["notes.read", "notes.write"]);
+    j.sign_in(user(Some(NOW))).expect("sign in");
+    let mut f = facts(&[tenant("acme", "acme.example")]);
+    f.tenant_gate = TenantGate::Closed("blocked".into());
+    assert_eq!(
+        j.next(&f, NOW),
+        Step::TenantRefused {
+            reason: "blocked".into()
+        }
+    );
+    // Replaces: no consent page; what the approval and policies allow is issued.
+    f.tenant_gate = TenantGate::Approved;
+    f.denied.insert("notes.write".into(), "not approved".into());
+    assert_eq!(
+        j.next(&f, NOW),
+        Step::IssueCode {
+            scopes: scopes("notes.read")
+        }
+    );
+    f.denied.insert("notes.read".into(), "not approved".into());
+    assert!(matches!(j.next(&f, NOW), Step::TenantRefused { .. }));
+    // Open: the person is asked.
+    f.tenant_gate = TenantGate::Open;
+    f.denied.clear();
+    assert!(matches!(j.next(&f, NOW), Step::Consent { .. }));
+}

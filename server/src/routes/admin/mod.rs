@@ -1,16 +1,18 @@
 //! The console's HTTP side that is not a Leptos page: who the console's caller is, the audit
 //! export downloads and the live tail's event stream.
 
+mod agents;
 pub mod api_keys;
 pub(crate) mod export;
 mod live;
+mod mcp_servers;
 pub mod policies;
 
 use app::api::screen::{ErrorView, Screen};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use mandate_core::access::{admin_access, AdminAccess};
 use mandate_core::ids::UserId;
@@ -35,6 +37,14 @@ pub fn router() -> Router<AppState> {
             "/admin/api-keys/revoke",
             axum::routing::post(api_keys::revoke),
         )
+        .route("/admin/mcp-servers/{id}", post(mcp_servers::save))
+        .route("/admin/mcp-servers/{id}/delete", post(mcp_servers::delete))
+        .route(agents::LIST, post(agents::create))
+        .route("/admin/agents/{id}", post(agents::labels))
+        .route("/admin/agents/{id}/allowances", post(agents::allowances))
+        .route("/admin/agents/{id}/disable", post(agents::disable))
+        .route("/admin/agents/{id}/secret", post(agents::rotate_secret))
+        .route("/admin/agents/{id}/delete", post(agents::delete))
 }
 
 /// The signed-in person's admin capability; sign in first, or a 403 page for someone
@@ -141,4 +151,59 @@ fn bad_filter(message: &str) -> Response {
         "These filters cannot be applied",
         message,
     )
+}
+
+/// A form body's fields, in order (repeated names kept).
+fn pairs(body: &axum::body::Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The first value of field `name`, or "".
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// The page again, at the form's address, saying why `e` refused it: field errors beside
+/// their fields with the form as sent, or the message. `headline` starts the error line
+/// ("The policy was not created").
+async fn refused(
+    state: &AppState,
+    head: crate::ui::RequestHead,
+    e: mandate_core::admin::AdminError,
+    form: Option<Vec<(String, String)>>,
+    headline: &str,
+) -> Response {
+    use app::api::screen::PageNotice;
+    use mandate_core::admin::AdminError;
+    let (notice, status) = match e {
+        AdminError::Invalid(fields) => (
+            PageNotice {
+                error: Some(format!("{headline}: see the fields below.")),
+                fields,
+                form,
+                ..PageNotice::default()
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        AdminError::Forbidden(m) => (PageNotice::error(m), StatusCode::FORBIDDEN),
+        AdminError::NotFound(m) => (PageNotice::error(m), StatusCode::NOT_FOUND),
+        AdminError::Store(e) => {
+            crate::error::log_internal(&e.into());
+            (
+                PageNotice::error("Something went wrong on our side. Try again in a moment."),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+        }
+    };
+    crate::ui::render(state, head, None, notice, status).await
+}
+
+/// Records a console change; a failure to record is logged (the change is made).
+async fn record(state: &AppState, event: mandate_core::audit::AuditEvent) {
+    if let Err(e) = state.audit.record(event).await {
+        crate::error::log_internal(&e.into());
+    }
 }

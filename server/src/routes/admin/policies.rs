@@ -9,55 +9,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::admin::policies;
-use mandate_core::admin::AdminError;
 
-use super::{changed, form_admin};
+use super::{changed, field, form_admin, pairs, refused};
 use crate::error::log_internal;
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{self, RequestHead};
 
 pub const PATH: &str = "/admin/policies";
-
-fn pairs(body: &Bytes) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-async fn refused(
-    state: &AppState,
-    head: RequestHead,
-    e: AdminError,
-    form: Vec<(String, String)>,
-) -> Response {
-    let (notice, status) = match e {
-        AdminError::Invalid(fields) => (
-            PageNotice {
-                error: Some("The policy was not created: see the fields below.".into()),
-                fields,
-                form: Some(form),
-                ..PageNotice::default()
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        AdminError::Forbidden(m) => (PageNotice::error(m), StatusCode::FORBIDDEN),
-        AdminError::NotFound(m) => (PageNotice::error(m), StatusCode::NOT_FOUND),
-        AdminError::Store(e) => {
-            log_internal(&e.into());
-            (
-                PageNotice::error("Something went wrong on our side. Try again in a moment."),
-                StatusCode::INTERNAL_SERVER_ERROR,
-            )
-        }
-    };
-    ui::render(state, head, None, notice, status).await
-}
 
 pub async fn create(
     State(state): State<AppState>,
@@ -81,7 +40,7 @@ pub async fn create(
             }
             Redirect::to(PATH).into_response()
         }
-        Err(e) => refused(&state, head, e, form).await,
+        Err(e) => refused(&state, head, e, Some(form), "The policy was not created").await,
     }
 }
 
@@ -110,6 +69,6 @@ pub async fn delete(
             }
             Redirect::to(PATH).into_response()
         }
-        Err(e) => refused(&state, head, e, Vec::new()).await,
+        Err(e) => refused(&state, head, e, None, "The policy was not deleted").await,
     }
 }

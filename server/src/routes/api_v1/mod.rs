@@ -3,15 +3,19 @@
 //! the console's API keys page); errors are one JSON envelope,
 //! `{"error": {"code": "…", "message": "…"}}`, made in [`ApiError`]'s one `IntoResponse`.
 
+mod agents;
 mod audit;
 mod auth;
+pub mod bodies;
+mod mcp_servers;
+pub mod openapi;
+mod people;
 mod policies;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
 
 use crate::state::AppState;
 
@@ -19,6 +23,7 @@ pub use auth::ApiCaller;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/export", get(audit::export))
         .route(
@@ -33,6 +38,79 @@ pub fn router() -> Router<AppState> {
             "/api/v1/policies/{id}",
             axum::routing::delete(policies::delete),
         )
+        .route(
+            "/api/v1/mcp-servers",
+            get(mcp_servers::list).post(mcp_servers::create),
+        )
+        .route(
+            "/api/v1/mcp-servers/{id}",
+            get(mcp_servers::read)
+                .put(mcp_servers::update)
+                .delete(mcp_servers::delete),
+        )
+        .route("/api/v1/agents", get(agents::list).post(agents::create))
+        .route(
+            "/api/v1/agents/{id}",
+            get(agents::read)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
+        .route(
+            "/api/v1/agents/{id}/secret",
+            axum::routing::post(agents::rotate_secret),
+        )
+        .route(
+            "/api/v1/tenants",
+            get(people::list_tenants).post(people::create_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{id}",
+            get(people::read_tenant).put(people::update_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{id}/approvals",
+            get(people::approvals).put(people::decide),
+        )
+        .route(
+            "/api/v1/users",
+            get(people::list_users).post(people::invite),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            get(people::read_user).patch(people::update_user),
+        )
+        .route(
+            "/api/v1/users/{id}/password-link",
+            axum::routing::post(people::password_link),
+        )
+        .route(
+            "/api/v1/users/{id}/reset-mfa",
+            axum::routing::post(people::reset_mfa),
+        )
+        .route(
+            "/api/v1/users/{id}/memberships",
+            axum::routing::put(people::set_membership),
+        )
+        .route(
+            "/api/v1/users/{id}/memberships/{tenant}",
+            axum::routing::delete(people::remove_membership),
+        )
+}
+
+/// An `admin.changed` event made with an API key (the key's creator is the user).
+fn changed(
+    api: &ApiCaller,
+    caller: &crate::request_context::Caller,
+    action: &str,
+) -> mandate_core::audit::AuditEvent {
+    use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
+    let mut event = AuditEvent::new(EventType::AdminChanged, Outcome::Success, ActorKind::ApiKey)
+        .user(Some(api.key.created_by.as_str()))
+        .with("action", action)
+        .with("api_key", &api.key.id)
+        .context(&caller.context);
+    event.actor_id = Some(api.key.id.clone());
+    event
 }
 
 /// Every way an API call can fail.
@@ -74,11 +152,14 @@ impl IntoResponse for ApiError {
                 "Something went wrong on our side. Try again in a moment.".to_owned(),
             ),
         };
-        let mut error = json!({ "code": code, "message": message });
-        if let Some(fields) = fields {
-            error["fields"] = json!(fields);
-        }
-        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        let body = bodies::ErrorEnvelope {
+            error: bodies::ErrorBody {
+                code,
+                message,
+                fields,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::UNAUTHORIZED {

@@ -4,46 +4,56 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mandate_core::admin::policies::{self, SimulationRequest};
-use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::policy::draft::PolicyDraft;
-use serde_json::{json, Value};
+use mandate_core::policy::simulate::Simulation;
+use mandate_core::policy::Policy;
 
-use super::{ApiCaller, ApiError, ApiJson};
+use super::bodies::{ErrorEnvelope, PolicyList};
+use super::{changed, ApiCaller, ApiError, ApiJson};
 use crate::request_context::Caller;
 use crate::state::AppState;
 
-fn changed(api: &ApiCaller, caller: &Caller, action: &str) -> AuditEvent {
-    let mut event = AuditEvent::new(EventType::AdminChanged, Outcome::Success, ActorKind::ApiKey)
-        .user(Some(api.key.created_by.as_str()))
-        .with("action", action)
-        .with("api_key", &api.key.id)
-        .context(&caller.context);
-    event.actor_id = Some(api.key.id.clone());
-    event
+/// Every policy.
+#[utoipa::path(get, path = "/api/v1/policies", tag = "Policies",
+    responses((status = 200, body = PolicyList), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope)),
+    security(("admin_api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    api: ApiCaller,
+) -> Result<Json<PolicyList>, ApiError> {
+    let policies = policies::list(&state.store, &api.access).await?;
+    Ok(Json(PolicyList { policies }))
 }
 
-pub async fn list(State(state): State<AppState>, api: ApiCaller) -> Result<Json<Value>, ApiError> {
-    let list = policies::list(&state.store, &api.access).await?;
-    Ok(Json(json!({ "policies": list })))
-}
-
+/// Creates a policy; it takes effect at the next authorization.
+#[utoipa::path(post, path = "/api/v1/policies", tag = "Policies",
+    request_body = PolicyDraft,
+    responses((status = 201, body = Policy), (status = 400, body = ErrorEnvelope),
+              (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)),
+    security(("admin_api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     api: ApiCaller,
     caller: Caller,
     ApiJson(draft): ApiJson<PolicyDraft>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<Policy>), ApiError> {
     let policy = policies::create(&state.store, &api.access, &draft, state.now()).await?;
     let event = changed(&api, &caller, "policy.created")
         .policies(std::slice::from_ref(&policy.id))
         .with("after", &policy);
     state.audit.record(event).await?;
-    Ok((StatusCode::CREATED, Json(json!(policy))).into_response())
+    Ok((StatusCode::CREATED, Json(policy)))
 }
 
+/// Deletes a policy.
+#[utoipa::path(delete, path = "/api/v1/policies/{id}", tag = "Policies",
+    params(("id" = String, Path, description = "The policy's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("admin_api_key" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     api: ApiCaller,
@@ -58,11 +68,19 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// What a person would be granted, under the stored policies and with a draft added. Changes
+/// nothing (a read-only key may call it).
+#[utoipa::path(post, path = "/api/v1/policies/simulate", tag = "Policies",
+    request_body = SimulationRequest,
+    responses((status = 200, body = Simulation), (status = 400, body = ErrorEnvelope),
+              (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)),
+    security(("admin_api_key" = [])))]
 pub async fn simulate(
     State(state): State<AppState>,
     api: ApiCaller,
     ApiJson(request): ApiJson<SimulationRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let simulation = policies::simulate_request(&state.store, &api.access, &request).await?;
-    Ok(Json(json!(simulation)))
+) -> Result<Json<Simulation>, ApiError> {
+    Ok(Json(
+        policies::simulate_request(&state.store, &api.access, &request).await?,
+    ))
 }

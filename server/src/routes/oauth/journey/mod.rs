@@ -16,12 +16,15 @@ use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::crypto::random_token;
 use mandate_core::identity::second_factor::has_second_factor;
 use mandate_core::ids::{AgentId, McpServerId, UserId};
-use mandate_core::journey::{Facts, Journey, SignedInUser, Step, TenantOption};
+use mandate_core::journey::{
+    tenant_gate, Facts, Journey, SignedInUser, Step, TenantGate, TenantOption,
+};
 use mandate_core::model::{Agent, Grant, McpServer, Membership, Scope, Tenant};
 use mandate_core::oauth::scope::ScopeSet;
 use mandate_core::oauth::{response, ErrorCode, OAuthError};
 use mandate_core::policy::{evaluate, subject_of, Evaluation, Policy};
 use mandate_core::secret::{Secret, SecretKind};
+use mandate_core::store::people::TenantApproval;
 use mandate_core::store::tokens::{CodeRecord, TokenFamily};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
@@ -117,6 +120,35 @@ pub async fn signed_in_user(session: &Session) -> Option<SignedInUser> {
     session.get::<SignedInUser>(USER_KEY).await.ok().flatten()
 }
 
+/// Signs the session out when its user was disabled, deleted, or had their sessions ended
+/// (a second-factor reset) after signing in: the sign-in, a pending one and a journey's user
+/// all go. Runs before every page and form of the session routes.
+pub async fn drop_revoked_sign_in(state: &AppState, session: &Session) -> Result<(), OAuthError> {
+    let mut users = Vec::new();
+    for key in [USER_KEY, PENDING_KEY] {
+        if let Ok(Some(user)) = session.get::<SignedInUser>(key).await {
+            users.push(user);
+        }
+    }
+    if let Ok(Some(journey)) = session.get::<Journey>(JOURNEY_KEY).await {
+        users.extend(journey.user);
+    }
+    for user in users {
+        let standing = state
+            .store
+            .sessions_valid_after(&UserId::from_string(&user.user_id))
+            .await?;
+        let valid = matches!(standing, Some((false, after)) if user.auth_time >= after);
+        if !valid {
+            for key in [USER_KEY, PENDING_KEY, JOURNEY_KEY] {
+                let _ = session.remove_value(key).await;
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn journey_error(e: OAuthError) -> Response {
     log_internal(&e);
     let status = if e.code == ErrorCode::ServerError {
@@ -203,6 +235,24 @@ async fn live_grant(state: &AppState, journey: &Journey) -> Result<Option<Grant>
         .await?)
 }
 
+/// The chosen tenant's decision about the journey's agent on its server.
+async fn tenant_approval(
+    state: &AppState,
+    journey: &Journey,
+) -> Result<Option<TenantApproval>, OAuthError> {
+    let Some(tenant) = &journey.tenant_id else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .tenant_approval(
+            tenant,
+            &journey.request.client_id,
+            &journey.request.mcp_server_id,
+        )
+        .await?)
+}
+
 /// The person (in the journey's tenant), the agent and the claims the policies look at.
 fn policy_evaluation(journey: &Journey, loaded: &Loaded) -> Evaluation {
     let requested = journey.request.scope_set();
@@ -229,7 +279,12 @@ fn policy_evaluation(journey: &Journey, loaded: &Loaded) -> Evaluation {
 
 /// What the journey needs to decide its next step, and the policy evaluation behind
 /// `facts.denied` (for the audit trail).
-fn facts(journey: &Journey, loaded: &Loaded, grant: Option<&Grant>) -> (Facts, Evaluation) {
+fn facts(
+    journey: &Journey,
+    loaded: &Loaded,
+    grant: Option<&Grant>,
+    approval: Option<&TenantApproval>,
+) -> (Facts, Evaluation) {
     let sensitive = ScopeSet::from_tokens(
         loaded
             .scopes
@@ -238,6 +293,17 @@ fn facts(journey: &Journey, loaded: &Loaded, grant: Option<&Grant>) -> (Facts, E
             .map(|s| s.name.clone()),
     );
     let evaluation = policy_evaluation(journey, loaded);
+    let mut denied = evaluation.denied.clone();
+    let tenant_gate = if journey.tenant_id.is_some() {
+        tenant_gate(
+            loaded.server.tenant_consent,
+            approval.map(|a| (a.decision.as_str(), a.scopes.as_slice())),
+            &journey.request.scope_set(),
+            &mut denied,
+        )
+    } else {
+        TenantGate::Open
+    };
     let facts = Facts {
         tenants: loaded
             .memberships
@@ -255,8 +321,9 @@ fn facts(journey: &Journey, loaded: &Loaded, grant: Option<&Grant>) -> (Facts, E
         remembered: grant
             .filter(|g| g.remembered)
             .map(|g| ScopeSet::from_tokens(g.granted_scopes.iter().cloned())),
-        denied: evaluation.denied.clone(),
+        denied,
         has_second_factor: loaded.has_second_factor,
+        tenant_gate,
     };
     (facts, evaluation)
 }
@@ -267,11 +334,13 @@ async fn decide(state: &AppState, journey: &mut Journey) -> Result<Decision, OAu
     let loaded = load(state, journey).await?;
     let before = journey.tenant_id.clone();
     let mut grant = live_grant(state, journey).await?;
-    let (mut facts, mut evaluation) = facts(journey, &loaded, grant.as_ref());
+    let mut approval = tenant_approval(state, journey).await?;
+    let (mut facts, mut evaluation) = facts(journey, &loaded, grant.as_ref(), approval.as_ref());
     let mut step = journey.next(&facts, state.now());
     if journey.tenant_id != before {
         grant = live_grant(state, journey).await?;
-        (facts, evaluation) = self::facts(journey, &loaded, grant.as_ref());
+        approval = tenant_approval(state, journey).await?;
+        (facts, evaluation) = self::facts(journey, &loaded, grant.as_ref(), approval.as_ref());
         step = journey.next(&facts, state.now());
     }
     Ok(Decision {
@@ -328,6 +397,11 @@ pub async fn advance(
             "No organization to act in",
             "Your account is not a member of any organization, so no agent can act for you here. Ask an administrator to add you to one.",
         ),
+        Step::TenantRefused { reason } => error_page(
+            StatusCode::FORBIDDEN,
+            "Your organization does not allow this application",
+            reason,
+        ),
         Step::Expired => error_page(
             StatusCode::BAD_REQUEST,
             "This request has expired",
@@ -351,7 +425,11 @@ pub(crate) fn page_of(step: &Step) -> Option<&'static str> {
         Step::Consent { .. } => Some(CONSENT_PATH),
         Step::StepUp => Some(SECOND_FACTOR_PATH),
         Step::EnrolSecondFactor => Some(ACCOUNT_PATH),
-        Step::IssueCode { .. } | Step::NoTenant | Step::Expired | Step::Completed => None,
+        Step::IssueCode { .. }
+        | Step::NoTenant
+        | Step::TenantRefused { .. }
+        | Step::Expired
+        | Step::Completed => None,
     }
 }
 

@@ -1,0 +1,72 @@
+//! The admin API's OpenAPI 3.1 document, `GET /api/v1/openapi.json`: generated from the
+//! handlers' annotations and the core types' schemas, so it cannot drift from what is served.
+//! Public (it describes the API, it opens nothing); every operation needs an admin API key.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{agents, audit, mcp_servers, people, policies};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Mandate admin API",
+        description = "Manage MCP servers, agents and policies as code, and read the audit trail. \
+                       Authenticate with an admin API key created on the console's API keys page: \
+                       `Authorization: Bearer mdt_ak_…`. Read-only keys may call GETs and the \
+                       simulator.",
+        version = "1"
+    ),
+    paths(
+        mcp_servers::list, mcp_servers::read, mcp_servers::create, mcp_servers::update,
+        mcp_servers::delete,
+        agents::list, agents::read, agents::create, agents::update, agents::rotate_secret,
+        agents::delete,
+        policies::list, policies::create, policies::delete, policies::simulate,
+        audit::events, audit::export,
+        people::list_tenants, people::create_tenant, people::read_tenant, people::update_tenant,
+        people::approvals, people::decide,
+        people::list_users, people::invite, people::read_user, people::update_user,
+        people::password_link, people::reset_mfa, people::set_membership,
+        people::remove_membership,
+    ),
+    modifiers(&ApiKeyAuth),
+    tags(
+        (name = "MCP servers", description = "The MCP servers Mandate issues tokens for, and their scopes"),
+        (name = "Agents", description = "OAuth clients: manual, self-registered (DCR) and CIMD"),
+        (name = "Policies", description = "Which scopes whom may be granted, and the simulator"),
+        (name = "Audit", description = "The hash-chained audit trail"),
+        (name = "Tenants and people", description = "Tenants, their decisions about agents, people and memberships"),
+    )
+)]
+pub struct AdminApiDoc;
+
+/// Declares the bearer scheme the operations' `security` names.
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An admin API key (mdt_ak_…)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub async fn document() -> Response {
+    let json = AdminApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    let mut response = json.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

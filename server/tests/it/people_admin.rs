@@ -1,0 +1,476 @@
+//! Tenants and people through the admin API, the password link a person follows, disabling
+//! (the person's session ends at their next request, their refresh tokens stop), and
+//! tenant-level consent honoured by the authorization journey.
+
+use mandate_core::testing::each_backend;
+use serde_json::{json, Value};
+
+use crate::admin_api::{create_key, key_in};
+use crate::audit_views::{make_project_admin, signed_in};
+use crate::oauth_flow::{authorize_url, demo_server};
+use crate::steps::{start_journey, text};
+use crate::support::{browser, client, hidden_field, location, radio_value, TestServer};
+
+async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = client().request(method, server.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let res = request.send().await.expect("api");
+    let status = res.status().as_u16();
+    let body = if status == 204 {
+        Value::Null
+    } else {
+        res.json().await.expect("json")
+    };
+    (status, body)
+}
+
+async fn full_key(server: &TestServer, password: &str) -> String {
+    make_project_admin(&server.store).await;
+    let (b, _) = signed_in(server, password).await;
+    let (_, html) = create_key(server, &b, "People", "full").await;
+    key_in(&html)
+}
+
+/// Follows a password link: sets `password`; returns the final status.
+async fn set_password(
+    server: &TestServer,
+    url: &str,
+    password: &str,
+    confirm: &str,
+) -> (u16, String) {
+    let b = browser();
+    let path = url
+        .split_once("/set-password")
+        .map(|(_, rest)| format!("/set-password{rest}"))
+        .expect("path");
+    let page = text(&b, &server.url(&path)).await;
+    let token = hidden_field(&page, "token");
+    let res = b
+        .post(server.url("/set-password"))
+        .form(&[
+            ("csrf", hidden_field(&page, "csrf")),
+            ("token", token),
+            ("password", password.to_owned()),
+            ("confirm", confirm.to_owned()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap_or_default())
+}
+
+async fn sign_in_as(server: &TestServer, email: &str, password: &str) -> (reqwest::Client, u16) {
+    let b = browser();
+    let page = text(&b, &server.url("/sign-in")).await;
+    let res = b
+        .post(server.url("/sign-in"))
+        .form(&[
+            ("csrf", hidden_field(&page, "csrf")),
+            ("email", email.to_owned()),
+            ("password", password.to_owned()),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    let status = res.status().as_u16();
+    (b, status)
+}
+
+#[tokio::test]
+async fn tenants_and_people_are_managed_through_the_api() {
+    for db in each_backend().await {
+        let (server, password) = demo_server(&db).await;
+        let key = full_key(&server, &password).await;
+
+        let (status, tenant) = call(&server, "POST", "/api/v1/tenants", &key,
+            Some(json!({ "slug": "initech", "name": "Initech", "email_domains": ["Initech.Example"] }))).await;
+        assert_eq!(status, 201, "{tenant}");
+        assert_eq!(tenant["email_domains"], json!(["initech.example"]));
+        let (status, body) = call(
+            &server,
+            "POST",
+            "/api/v1/tenants",
+            &key,
+            Some(json!({ "slug": "Bad Slug", "name": "" })),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(
+            body["error"]["fields"]["slug"].is_string()
+                && body["error"]["fields"]["name"].is_string()
+        );
+        let (status, renamed) = call(
+            &server,
+            "PUT",
+            "/api/v1/tenants/initech",
+            &key,
+            Some(json!({ "name": "Initech Corp", "email_domains": [] })),
+        )
+        .await;
+        assert_eq!(
+            (status, renamed["name"].clone()),
+            (200, json!("Initech Corp"))
+        );
+
+        // Invite: a link to choose a password, once.
+        let (status, link) = call(&server, "POST", "/api/v1/users", &key,
+            Some(json!({ "email": "Peter@Initech.example", "tenant": "initech", "roles": ["engineer"] }))).await;
+        assert_eq!(status, 201, "{link}");
+        let url = link["url"].as_str().expect("url").to_owned();
+        assert!(url.contains("/set-password?token=mdt_pl_"));
+        let (status, body) = call(
+            &server,
+            "POST",
+            "/api/v1/users",
+            &key,
+            Some(json!({ "email": "peter@initech.example", "tenant": "initech" })),
+        )
+        .await;
+        assert_eq!(status, 400, "the email is taken: {body}");
+        let (status, html) = set_password(
+            &server,
+            &url,
+            "a fine long password",
+            "another one entirely",
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(html.contains("not the same"));
+        let (status, _) = set_password(
+            &server,
+            &url,
+            "a fine long password",
+            "a fine long password",
+        )
+        .await;
+        assert_eq!(status, 303);
+        let b = browser();
+        let path = url
+            .split_once("/set-password")
+            .map(|(_, r)| format!("/set-password{r}"))
+            .expect("path");
+        let res = b.get(server.url(&path)).send().await.expect("get");
+        assert_eq!(res.status(), 400, "the link works once");
+
+        let (b, status) =
+            sign_in_as(&server, "peter@initech.example", "a fine long password").await;
+        assert_eq!(status, 303, "the new password signs in");
+        let res = b.get(server.url("/account")).send().await.expect("account");
+        assert_eq!(res.status(), 200);
+
+        let (status, person) = call(
+            &server,
+            "GET",
+            "/api/v1/users/peter@initech.example",
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(person["memberships"][0]["roles"], json!(["engineer"]));
+        let id = person["user"]["id"].as_str().expect("id").to_owned();
+
+        // Memberships: add to acme as a reader, then take them out again.
+        let (status, person) = call(
+            &server,
+            "PUT",
+            &format!("/api/v1/users/{id}/memberships"),
+            &key,
+            Some(json!({ "tenant": "acme", "roles": ["reader"], "is_tenant_admin": true })),
+        )
+        .await;
+        assert_eq!(status, 200, "{person}");
+        assert_eq!(person["memberships"].as_array().map(Vec::len), Some(2));
+        let (status, _) = call(
+            &server,
+            "PUT",
+            &format!("/api/v1/users/{id}/memberships"),
+            &key,
+            Some(json!({ "tenant": "acme", "roles": ["has space"] })),
+        )
+        .await;
+        assert_eq!(status, 400);
+        let (status, _) = call(
+            &server,
+            "DELETE",
+            &format!("/api/v1/users/{id}/memberships/acme"),
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 204);
+        let (status, _) = call(
+            &server,
+            "DELETE",
+            &format!("/api/v1/users/{id}/memberships/acme"),
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+
+        // Disabling ends the session at its next request.
+        let (status, person) = call(
+            &server,
+            "PATCH",
+            &format!("/api/v1/users/{id}"),
+            &key,
+            Some(json!({ "disabled": true })),
+        )
+        .await;
+        assert_eq!(
+            (status, person["user"]["disabled"].clone()),
+            (200, json!(true))
+        );
+        let res = b.get(server.url("/account")).send().await.expect("account");
+        assert!(
+            res.status().is_redirection(),
+            "signed out: {}",
+            res.status()
+        );
+        assert!(location(&server, &res).contains("/sign-in"));
+        let (_, status) =
+            sign_in_as(&server, "peter@initech.example", "a fine long password").await;
+        assert_ne!(status, 303, "a disabled account cannot sign in");
+        let (status, _) = call(
+            &server,
+            "PATCH",
+            &format!("/api/v1/users/{id}"),
+            &key,
+            Some(json!({ "disabled": false })),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, status) =
+            sign_in_as(&server, "peter@initech.example", "a fine long password").await;
+        assert_eq!(status, 303, "enabled again");
+
+        let (status, _) = call(
+            &server,
+            "POST",
+            &format!("/api/v1/users/{id}/reset-mfa"),
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 204);
+        let (status, fresh) = call(
+            &server,
+            "POST",
+            &format!("/api/v1/users/{id}/password-link"),
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_ne!(fresh["url"], json!(url));
+        let (status, _) = call(
+            &server,
+            "GET",
+            "/api/v1/users/nobody@nowhere.example",
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        let (status, page) = call(
+            &server,
+            "GET",
+            "/api/v1/users?q=initech&limit=1",
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(page["users"][0]["email"], "peter@initech.example");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn disabling_a_person_revokes_their_refresh_tokens() {
+    for db in each_backend().await {
+        let (server, password) = demo_server(&db).await;
+        let key = full_key(&server, &password).await;
+        let agent = crate::oauth_flow::register_public(&server).await;
+        let b = browser();
+        let start = authorize_url(&server, &agent, "notes.read", "st");
+        let back = crate::steps::walk_journey(
+            &server,
+            &b,
+            &start,
+            &password,
+            "Acme Corp",
+            &["notes.read"],
+        )
+        .await;
+        let tokens = crate::journey::redeem(&server, &agent, &back).await;
+        let refresh = tokens["refresh_token"]
+            .as_str()
+            .expect("refresh")
+            .to_owned();
+
+        let (status, _) = call(
+            &server,
+            "PATCH",
+            "/api/v1/users/demo@example.com",
+            &key,
+            Some(json!({ "disabled": true })),
+        )
+        .await;
+        // The key's creator is the demo user: disabling yourself is refused.
+        assert_eq!(status, 403);
+        // Another project admin disables the demo user.
+        let user = server
+            .store
+            .user_by_email("demo@example.com")
+            .await
+            .expect("read")
+            .expect("user");
+        mandate_core::admin::users::set_disabled(
+            &server.store,
+            &mandate_core::access::AdminAccess::Project {
+                user: mandate_core::ids::UserId::from_string("other"),
+            },
+            user.id.as_str(),
+            true,
+            mandate_core::clock::Clock::now_ms(&mandate_core::clock::SystemClock),
+        )
+        .await
+        .expect("disable");
+        let res = client()
+            .post(server.url("/s/demo-notes/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+                ("client_id", agent.as_str()),
+            ])
+            .send()
+            .await
+            .expect("refresh");
+        assert_eq!(res.status(), 400);
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_grant");
+        server.stop().await;
+    }
+}
+
+/// Sets the demo server's tenant-consent mode through the API.
+async fn set_mode(server: &TestServer, key: &str, mode: &str) {
+    let (_, mut current) = call(server, "GET", "/api/v1/mcp-servers/demo-notes", key, None).await;
+    current["tenant_consent"] = json!(mode);
+    let (status, body) = call(
+        server,
+        "PUT",
+        "/api/v1/mcp-servers/demo-notes",
+        key,
+        Some(current),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn decide(server: &TestServer, key: &str, agent: &str, decision: &str, scopes: &[&str]) {
+    let (status, body) = call(server, "PUT", "/api/v1/tenants/acme/approvals", key,
+        Some(json!({ "agent": agent, "mcp_server": "demo-notes", "decision": decision, "scopes": scopes }))).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Starts an authorization for the demo user and picks acme; returns the browser, the
+/// journey and the answer to picking the tenant (a redirect, or the refusal page).
+async fn in_acme(
+    server: &TestServer,
+    agent: &str,
+    password: &str,
+) -> (reqwest::Client, String, reqwest::Response) {
+    let b = browser();
+    let (journey, next) =
+        start_journey(server, &b, agent, "notes.read notes.write", password, "").await;
+    assert!(next.contains("/authorize/tenant"), "two tenants: {next}");
+    let html = text(
+        &b,
+        &server.url(&format!("/authorize/tenant?journey={journey}")),
+    )
+    .await;
+    let res = b
+        .post(server.url("/authorize/tenant"))
+        .form(&[
+            ("csrf", hidden_field(&html, "csrf")),
+            ("journey", journey.clone()),
+            ("tenant", radio_value(&html, "Acme Corp")),
+        ])
+        .send()
+        .await
+        .expect("choose");
+    (b, journey, res)
+}
+
+#[tokio::test]
+async fn the_journey_honours_tenant_level_consent() {
+    for db in each_backend().await {
+        let (server, password) = demo_server(&db).await;
+        let key = full_key(&server, &password).await;
+        let agent = crate::oauth_flow::register_public(&server).await;
+
+        // Required, and nothing approved yet: the person sees why, no consent is offered.
+        set_mode(&server, &key, "required").await;
+        let (_, _, res) = in_acme(&server, &agent, &password).await;
+        assert_eq!(res.status(), 403);
+        assert!(res
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("not approved this application"));
+
+        // Approved for notes.read: consent offers it, notes.write is unavailable.
+        decide(&server, &key, &agent, "approved", &["notes.read"]).await;
+        let (b, journey, res) = in_acme(&server, &agent, &password).await;
+        let next = location(&server, &res);
+        assert!(next.contains("/authorize/consent"), "{next}");
+        let page = text(
+            &b,
+            &server.url(&format!("/authorize/consent?journey={journey}")),
+        )
+        .await;
+        assert!(page.contains("Your organization has not approved this for this application."));
+
+        // Replaces: no consent page; the code comes back with the approved scope only.
+        set_mode(&server, &key, "replaces").await;
+        let (_, _, res) = in_acme(&server, &agent, &password).await;
+        let next = location(&server, &res);
+        assert!(
+            next.starts_with(crate::oauth_flow::REDIRECT),
+            "straight back: {next}"
+        );
+        let tokens = crate::journey::redeem(&server, &agent, &next).await;
+        assert_eq!(tokens["scope"], "notes.read");
+
+        // A block holds whatever the mode.
+        set_mode(&server, &key, "off").await;
+        decide(&server, &key, &agent, "blocked", &[]).await;
+        let (_, _, res) = in_acme(&server, &agent, &password).await;
+        assert_eq!(res.status(), 403);
+        assert!(res
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("blocked this application"));
+        let (status, list) =
+            call(&server, "GET", "/api/v1/tenants/acme/approvals", &key, None).await;
+        assert_eq!(
+            (status, list[0]["decision"].clone()),
+            (200, json!("blocked"))
+        );
+        server.stop().await;
+    }
+}
