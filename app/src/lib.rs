@@ -139,6 +139,42 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=path!("/admin/tenants")
+                    view=pages::admin::people::TenantsPage
+                    ssr=SsrMode::Async
+                />
+                // A tenant's forms answer with its page at the form's address.
+                <Route
+                    path=path!("/admin/tenants/:slug")
+                    view=pages::admin::people::TenantPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/tenants/:slug/:action")
+                    view=pages::admin::people::TenantPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/users")
+                    view=pages::admin::people::PeoplePage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/users/:id")
+                    view=pages::admin::people::PersonPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/users/:id/:action")
+                    view=pages::admin::people::PersonPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/admin/users/:id/memberships/remove")
+                    view=pages::admin::people::PersonPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=path!("/admin/agents/:id")
                     view=pages::admin::agents::AgentPage
                     ssr=SsrMode::Async

@@ -13,7 +13,7 @@ use mandate_core::audit::query::{
 };
 use mandate_core::audit::{chain_hash, EventType, Outcome, GENESIS_HASH};
 use mandate_core::store::{Backend, Store};
-use mandate_core::testing::{postgres, sqlite, TestDatabase};
+use mandate_core::testing::{drop_postgres, postgres, sqlite, TestDatabase};
 use serde_json::json;
 
 const DAY_MS: i64 = 86_400_000;
@@ -239,7 +239,7 @@ where
     );
 }
 
-async fn bench(db: TestDatabase, n: usize) {
+async fn bench(db: &TestDatabase, n: usize) {
     let store = db.store().await;
     store.migrate().await.expect("migrate");
     // The trail ends now: the newest events are "the last hour".
@@ -369,18 +369,6 @@ async fn bench(db: TestDatabase, n: usize) {
     store.close().await;
 }
 
-/// Drops the bench's PostgreSQL database (it holds the N events).
-async fn drop_postgres(name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut admin) =
-        sqlx::PgConnection::connect(&mandate_core::testing::postgres_admin_url()).await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-            .execute(&mut admin)
-            .await;
-    }
-}
-
 fn main() {
     let n: usize = std::env::var("AUDIT_BENCH_EVENTS")
         .ok()
@@ -394,14 +382,13 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         if backends.contains("sqlite") {
-            bench(sqlite(), n).await;
+            bench(&sqlite(), n).await;
         }
         if backends.contains("postgres") {
             match postgres().await {
                 Some(db) => {
-                    let name = db.url.rsplit('/').next().unwrap_or_default().to_owned();
-                    bench(db, n).await;
-                    drop_postgres(&name).await;
+                    bench(&db, n).await;
+                    drop_postgres(&db).await;
                 }
                 None => println!("postgres: not reachable, skipped"),
             }

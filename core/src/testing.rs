@@ -60,6 +60,17 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Drops a PostgreSQL test database (benchmarks fill big ones; tests leave theirs to the next
+/// run's clean-up).
+pub async fn drop_postgres(db: &TestDatabase) {
+    let name = db.url.rsplit('/').next().unwrap_or_default();
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .execute(&mut admin)
+            .await;
+    }
+}
+
 /// A new, empty PostgreSQL database, or `None` (with a loud line) when no server can be
 /// reached outside CI. Under `CI` an unreachable server fails the test.
 pub async fn postgres() -> Option<TestDatabase> {

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::middleware::rate_limit::RateLimits;
 use crate::outbound::OutboundClient;
 use mandate_core::model::{Agent, McpServer, Scope};
+use mandate_core::policy::Policy;
 use mandate_core::store::agents::AgentSecrets;
 
 #[derive(Clone)]
@@ -44,6 +45,8 @@ pub struct Caches {
     pub clients: TtlCache<String, Arc<(Agent, AgentSecrets)>>,
     /// By (client_id, server id): the agent's scope allowance there (`None`: every scope).
     pub allowances: TtlCache<(String, String), Arc<Option<Vec<String>>>>,
+    /// Every policy: each authorization evaluates them all (10,000 decode in ~100 ms).
+    pub policies: TtlCache<(), Arc<Vec<Policy>>>,
 }
 
 impl Caches {
@@ -56,6 +59,11 @@ impl Caches {
     pub fn forget_agent(&self, client_id: &str) {
         self.forget_client(client_id);
         self.allowances.clear();
+    }
+
+    /// Drops the cached policies after one was created or deleted here.
+    pub fn forget_policies(&self) {
+        self.policies.clear();
     }
 
     /// Drops what is cached after an admin changed or deleted an MCP server (a new slug or
@@ -79,6 +87,18 @@ pub struct ServerEntry {
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Every policy, cached for [`crate::cache::TTL`]; changes made here drop the cache.
+    pub async fn cached_policies(&self) -> mandate_core::CoreResult<Arc<Vec<Policy>>> {
+        let loaded = self
+            .caches
+            .policies
+            .get_or_load(&(), || async {
+                Ok::<_, mandate_core::CoreError>(Some(Arc::new(self.store.policies().await?)))
+            })
+            .await?;
+        Ok(loaded.unwrap_or_default())
     }
 }
 

@@ -26,10 +26,37 @@ pub struct TenantDraft {
     pub slug: String,
     pub name: String,
     pub email_domains: Vec<String>,
+    /// An https address of the tenant's logo (shown as a link; Mandate never fetches it).
+    pub logo_url: String,
 }
 
-/// Checks a draft; returns (slug, name, lowercase domains).
-pub fn validate(draft: &TenantDraft) -> Result<(String, String, Vec<String>), FieldErrors> {
+/// A checked draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedTenant {
+    pub slug: String,
+    pub name: String,
+    /// Lowercase, without duplicates.
+    pub email_domains: Vec<String>,
+    pub logo_url: Option<String>,
+}
+
+/// An https URL without credentials, or a reason.
+fn logo_error(text: &str) -> Option<&'static str> {
+    match url::Url::parse(text) {
+        Ok(u)
+            if u.scheme() == "https"
+                && u.host().is_some()
+                && u.username().is_empty()
+                && u.password().is_none() =>
+        {
+            None
+        }
+        _ => Some("Give an https address of an image, or leave it empty."),
+    }
+}
+
+/// Checks a draft.
+pub fn validate(draft: &TenantDraft) -> Result<CheckedTenant, FieldErrors> {
     let mut errors = FieldErrors::new();
     let slug = draft.slug.trim().to_owned();
     if !is_valid_slug(&slug) {
@@ -65,8 +92,17 @@ pub fn validate(draft: &TenantDraft) -> Result<(String, String, Vec<String>), Fi
             domains.push(d);
         }
     }
+    let logo = draft.logo_url.trim();
+    if let Some(message) = (!logo.is_empty()).then(|| logo_error(logo)).flatten() {
+        errors.insert("logo_url".into(), message.into());
+    }
     if errors.is_empty() {
-        Ok((slug, name, domains))
+        Ok(CheckedTenant {
+            slug,
+            name,
+            email_domains: domains,
+            logo_url: (!logo.is_empty()).then(|| logo.to_owned()),
+        })
     } else {
         Err(errors)
     }
@@ -102,12 +138,15 @@ pub async fn create(
     now: UnixMillis,
 ) -> AdminResult<Tenant> {
     project_only(access, "Only project admins create tenants.")?;
-    let (slug, name, domains) = validate(draft).map_err(AdminError::Invalid)?;
-    if store.tenant_by_slug(&slug).await?.is_some() {
+    let checked = validate(draft).map_err(AdminError::Invalid)?;
+    if store.tenant_by_slug(&checked.slug).await?.is_some() {
         return Err(invalid("slug", "Another tenant has this slug."));
     }
-    let domains: Vec<&str> = domains.iter().map(String::as_str).collect();
-    let tenant = new_tenant(&slug, &name, &domains, now);
+    let domains: Vec<&str> = checked.email_domains.iter().map(String::as_str).collect();
+    let tenant = Tenant {
+        logo_url: checked.logo_url.clone(),
+        ..new_tenant(&checked.slug, &checked.name, &domains, now)
+    };
     store.insert_tenant(&tenant).await.map_err(|e| match e {
         crate::CoreError::AlreadyExists { .. } => invalid("slug", "Another tenant has this slug."),
         e => e.into(),
@@ -127,11 +166,19 @@ pub async fn update(
         slug: before.slug.clone(),
         ..draft.clone()
     };
-    let (_, name, domains) = validate(&with_slug).map_err(AdminError::Invalid)?;
-    store.update_tenant(&before.slug, &name, &domains).await?;
+    let checked = validate(&with_slug).map_err(AdminError::Invalid)?;
+    store
+        .update_tenant(
+            &before.slug,
+            &checked.name,
+            &checked.email_domains,
+            checked.logo_url.as_deref(),
+        )
+        .await?;
     let after = Tenant {
-        name,
-        email_domains: domains,
+        name: checked.name,
+        email_domains: checked.email_domains,
+        logo_url: checked.logo_url,
         ..before.clone()
     };
     Ok((before, after))
@@ -239,20 +286,39 @@ mod tests {
             slug: "acme".into(),
             name: " Acme ".into(),
             email_domains: vec!["@Acme.Example".into(), "".into(), "acme.example".into()],
+            logo_url: " https://acme.example/logo.svg ".into(),
         };
         assert_eq!(
             validate(&draft),
-            Ok(("acme".into(), "Acme".into(), vec!["acme.example".into()]))
+            Ok(CheckedTenant {
+                slug: "acme".into(),
+                name: "Acme".into(),
+                email_domains: vec!["acme.example".into()],
+                logo_url: Some("https://acme.example/logo.svg".into()),
+            })
         );
         let bad = TenantDraft {
             slug: "Acme Corp".into(),
             name: "".into(),
             email_domains: vec!["not a domain".into()],
+            logo_url: "javascript:alert(1)".into(),
         };
         let errors = validate(&bad).expect_err("refused");
         assert_eq!(
             errors.keys().collect::<Vec<_>>(),
-            ["email_domains", "name", "slug"]
+            ["email_domains", "logo_url", "name", "slug"]
         );
+        for bad in [
+            "http://acme.example/l.png",
+            "https://user:pw@acme.example/l.png",
+        ] {
+            let draft = TenantDraft {
+                slug: "acme".into(),
+                name: "Acme".into(),
+                logo_url: bad.into(),
+                ..TenantDraft::default()
+            };
+            assert!(validate(&draft).is_err(), "{bad}");
+        }
     }
 }

@@ -131,9 +131,8 @@ impl Store {
         if let Some((created, id)) = &filter.after {
             let c = next(BindValue::Int(*created), &mut binds);
             let i = next(BindValue::Text(id.clone()), &mut binds);
-            clauses.push(format!(
-                "(created_at < {c} OR (created_at = {c} AND id < {i}))"
-            ));
+            // A row-value comparison: both backends walk the (created_at, id) index from it.
+            clauses.push(format!("(created_at, id) < ({c}, {i})"));
         }
         let limit_p = next(BindValue::Int(limit), &mut binds);
         let filter_sql = if clauses.is_empty() {

@@ -117,9 +117,7 @@ impl Store {
         if let Some((at, id)) = &filter.after {
             let c = push(Bind::Int(*at), &mut binds);
             let i = push(Bind::Text(id.clone()), &mut binds);
-            clauses.push(format!(
-                "(created_at < {c} OR (created_at = {c} AND id < {i}))"
-            ));
+            clauses.push(format!("(created_at, id) < ({c}, {i})"));
         }
         let l = push(Bind::Int(limit), &mut binds);
         let filter_sql = if clauses.is_empty() {

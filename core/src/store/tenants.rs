@@ -125,19 +125,23 @@ impl Store {
         .transpose()
     }
 
-    /// Renames a tenant and replaces its email domains; returns whether it exists.
+    /// Renames a tenant and replaces its email domains and logo; returns whether it exists.
     pub async fn update_tenant(
         &self,
         slug: &str,
         name: &str,
         email_domains: &[String],
+        logo_url: Option<&str>,
     ) -> CoreResult<bool> {
-        let done = sqlx::query("UPDATE tenants SET name = $2, email_domains = $3 WHERE slug = $1")
-            .bind(slug)
-            .bind(name)
-            .bind(json::encode(email_domains)?)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE tenants SET name = $2, email_domains = $3, logo_url = $4 WHERE slug = $1",
+        )
+        .bind(slug)
+        .bind(name)
+        .bind(json::encode(email_domains)?)
+        .bind(logo_url)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -201,7 +201,7 @@ async fn a_key_made_on_the_console_reads_the_audit_api_until_revoked() {
 }
 
 #[tokio::test]
-async fn keys_are_for_project_admins_and_die_with_their_creators_rights() {
+async fn keys_act_with_their_creators_rights_and_die_with_them() {
     for db in each_backend().await {
         let (server, password) = demo_server(&db).await;
         make_project_admin(&server.store).await;
@@ -212,27 +212,38 @@ async fn keys_are_for_project_admins_and_die_with_their_creators_rights() {
         let (_, html) = create_key(&server, &b, "Automation", "full").await;
         let key = key_in(&html);
         assert_eq!(
-            api(&server, "/api/v1/audit/events", Some(&key))
+            api(&server, "/api/v1/mcp-servers", Some(&key))
                 .await
                 .status(),
             200
         );
 
-        // The creator becomes a tenant admin only: their keys stop working, and they cannot
-        // make new ones.
+        // The creator becomes a tenant admin only: the key now acts as one (project-wide
+        // things are refused), and its creator still sees and manages their own keys.
         sqlx::query("UPDATE users SET is_project_admin = 0")
             .execute(server.store.pool())
             .await
             .expect("demote");
         make_tenant_admin(&server.store, "acme").await;
-        let res = api(&server, "/api/v1/audit/events", Some(&key)).await;
+        let res = api(&server, "/api/v1/mcp-servers", Some(&key)).await;
         assert_eq!(res.status(), 403);
         let body: Value = res.json().await.expect("json");
         assert_eq!(body["error"]["code"], "forbidden");
+        assert_eq!(
+            api(&server, "/api/v1/users", Some(&key)).await.status(),
+            200,
+            "their tenant's people"
+        );
         let page = text(&b, &server.url("/admin/api-keys")).await;
-        assert!(page.contains("Only project admins manage API keys"));
-        assert!(!page.contains("Create key"), "no form offered");
-        // A hand-made post with a valid CSRF token (from another page) is refused too.
+        assert!(page.contains("Automation") && page.contains("Create key"));
+
+        // Without any admin rights the key stops, and the console is closed to them.
+        sqlx::query("UPDATE memberships SET is_tenant_admin = 0")
+            .execute(server.store.pool())
+            .await
+            .expect("demote");
+        let res = api(&server, "/api/v1/users", Some(&key)).await;
+        assert_eq!(res.status(), 403);
         let account = text(&b, &server.url("/account")).await;
         let res = b
             .post(server.url("/admin/api-keys"))

@@ -101,7 +101,7 @@ async fn tenants_and_people_are_managed_through_the_api() {
             "POST",
             "/api/v1/tenants",
             &key,
-            Some(json!({ "slug": "Bad Slug", "name": "" })),
+            Some(json!({ "slug": "Bad Slug", "name": "", "logo_url": "ftp://logo.example/a.png" })),
         )
         .await;
         assert_eq!(status, 400);
@@ -471,6 +471,252 @@ async fn the_journey_honours_tenant_level_consent() {
             (status, list[0]["decision"].clone()),
             (200, json!("blocked"))
         );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_admin_runs_their_tenant_from_the_console() {
+    for db in each_backend().await {
+        let (server, password) = demo_server(&db).await;
+        // The demo user administers acme only.
+        crate::audit_views::make_tenant_admin(&server.store, "acme").await;
+        let (b, _) = signed_in(&server, &password).await;
+
+        let page = text(&b, &server.url("/admin/tenants")).await;
+        assert!(
+            page.contains("Acme Corp") && !page.contains("Globex"),
+            "only their tenant"
+        );
+        assert!(
+            !page.contains("New tenant"),
+            "tenant admins do not create tenants"
+        );
+        let res = b
+            .get(server.url("/admin/tenants/globex"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(
+            res.status(),
+            404,
+            "another tenant is not found, never shown"
+        );
+
+        // Invite into acme: the link is shown once; globex is refused beside the field.
+        let page = text(&b, &server.url("/admin/users")).await;
+        let csrf = hidden_field(&page, "csrf");
+        let res = b
+            .post(server.url("/admin/users"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "eve@globex.example"),
+                ("tenant", "globex"),
+            ])
+            .send()
+            .await
+            .expect("invite");
+        assert_eq!(res.status(), 422);
+        assert!(res
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("data-field=\"tenant\""));
+        let res = b
+            .post(server.url("/admin/users"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "ann@acme.example"),
+                ("tenant", "acme"),
+                ("roles", "writer, reviewer"),
+            ])
+            .send()
+            .await
+            .expect("invite");
+        assert_eq!(res.status(), 201);
+        let html = res.text().await.unwrap_or_default();
+        assert!(
+            html.contains("data-testid=\"password-link\"")
+                && html.contains("/set-password?token=mdt_pl_")
+        );
+        let people = text(&b, &server.url("/admin/users?q=ann")).await;
+        assert!(people.contains("ann@acme.example"));
+        let ann = server
+            .store
+            .user_by_email("ann@acme.example")
+            .await
+            .expect("read")
+            .expect("ann");
+        let person = text(&b, &server.url(&format!("/admin/users/{}", ann.id))).await;
+        assert!(person.contains("writer, reviewer"), "roles shown");
+
+        // Disable from the console.
+        let res = b
+            .post(server.url(&format!("/admin/users/{}/disable", ann.id)))
+            .form(&[("csrf", csrf.as_str()), ("disabled", "yes")])
+            .send()
+            .await
+            .expect("disable");
+        assert_eq!(res.status(), 303);
+        let ann = server
+            .store
+            .user_by_email("ann@acme.example")
+            .await
+            .expect("read")
+            .expect("ann");
+        assert!(ann.disabled);
+
+        // Approve the demo agent for acme on the demo server.
+        let res = b
+            .post(server.url("/admin/tenants/acme/approvals"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("agent", "demo-agent"),
+                ("mcp_server", "demo-notes"),
+                ("decision", "approved"),
+                ("scopes", "notes.read"),
+            ])
+            .send()
+            .await
+            .expect("decide");
+        assert_eq!(res.status(), 303);
+        let tenant = text(&b, &server.url("/admin/tenants/acme")).await;
+        assert!(tenant.contains("demo-agent") && tenant.contains("approved"));
+        let res = b
+            .post(server.url("/admin/tenants/globex/approvals"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("agent", "demo-agent"),
+                ("mcp_server", "demo-notes"),
+                ("decision", "blocked"),
+            ])
+            .send()
+            .await
+            .expect("decide");
+        assert_eq!(res.status(), 404, "not their tenant");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_admins_key_reaches_only_their_tenant() {
+    for db in each_backend().await {
+        let (server, password) = demo_server(&db).await;
+        // globex-only person, and the demo user (in acme and globex) administers acme only.
+        let key = {
+            crate::audit_views::make_tenant_admin(&server.store, "acme").await;
+            let (b, _) = signed_in(&server, &password).await;
+            let (status, html) = create_key(&server, &b, "Acme automation", "full").await;
+            assert_eq!(status, 201, "tenant admins make keys for their own rights");
+            key_in(&html)
+        };
+        let globex = server
+            .store
+            .tenant_by_slug("globex")
+            .await
+            .expect("read")
+            .expect("globex");
+        let outsider = mandate_core::model::User {
+            id: mandate_core::ids::UserId::generate(),
+            email: "gus@globex.example".into(),
+            display_name: "Gus".into(),
+            must_change_password: false,
+            is_project_admin: false,
+            disabled: false,
+            created_at: 1,
+        };
+        server
+            .store
+            .insert_user(&outsider, None)
+            .await
+            .expect("user");
+        server
+            .store
+            .set_membership(&globex.id, &outsider.id, &[], &[], false, 1)
+            .await
+            .expect("member");
+
+        let (status, page) = call(&server, "GET", "/api/v1/users", &key, None).await;
+        assert_eq!(status, 200);
+        let emails: Vec<&str> = page["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .filter_map(|u| u["email"].as_str())
+            .collect();
+        assert!(emails.contains(&"demo@example.com") && !emails.contains(&"gus@globex.example"));
+        for (method, path, body) in [
+            ("GET", "/api/v1/users/gus@globex.example".to_owned(), None),
+            (
+                "PATCH",
+                "/api/v1/users/gus@globex.example".to_owned(),
+                Some(json!({ "disabled": true })),
+            ),
+            ("GET", "/api/v1/tenants/globex".to_owned(), None),
+            (
+                "PUT",
+                "/api/v1/tenants/globex".to_owned(),
+                Some(json!({ "name": "Mine now" })),
+            ),
+            ("GET", "/api/v1/tenants/globex/approvals".to_owned(), None),
+            (
+                "PUT",
+                "/api/v1/tenants/globex/approvals".to_owned(),
+                Some(
+                    json!({ "agent": "demo-agent", "mcp_server": "demo-notes", "decision": "blocked" }),
+                ),
+            ),
+        ] {
+            let (status, body) = call(&server, method, &path, &key, body).await;
+            assert_eq!(
+                status, 404,
+                "{method} {path}: another tenant is not found: {body}"
+            );
+        }
+        // Inviting into another tenant is a field error; the demo user belongs elsewhere too.
+        let (status, body) = call(
+            &server,
+            "POST",
+            "/api/v1/users",
+            &key,
+            Some(json!({ "email": "new@globex.example", "tenant": "globex" })),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(body["error"]["fields"]["tenant"].is_string());
+        let (status, _) = call(
+            &server,
+            "PATCH",
+            "/api/v1/users/demo@example.com",
+            &key,
+            Some(json!({ "disabled": true })),
+        )
+        .await;
+        assert_eq!(status, 403);
+        // Project-wide things are refused.
+        for (method, path) in [
+            ("GET", "/api/v1/mcp-servers"),
+            ("GET", "/api/v1/agents"),
+            ("GET", "/api/v1/policies"),
+            ("POST", "/api/v1/tenants"),
+        ] {
+            let body = (method == "POST").then(|| json!({ "slug": "x", "name": "X" }));
+            let (status, body) = call(&server, method, path, &key, body).await;
+            assert_eq!(status, 403, "{method} {path}: {body}");
+            assert_eq!(body["error"]["code"], "forbidden");
+        }
+        // Their own tenant works.
+        let (status, _) = call(&server, "GET", "/api/v1/tenants/acme/approvals", &key, None).await;
+        assert_eq!(status, 200);
+        let (status, _) = call(
+            &server,
+            "PUT",
+            "/api/v1/tenants/acme",
+            &key,
+            Some(json!({ "name": "Acme Corporation" })),
+        )
+        .await;
+        assert_eq!(status, 200);
         server.stop().await;
     }
 }

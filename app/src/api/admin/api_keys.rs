@@ -22,7 +22,7 @@ pub struct ApiKeyRow {
 pub struct ApiKeysView {
     pub header: AdminHeader,
     pub csrf: String,
-    /// Only project admins manage keys (a key acts as a project admin).
+    /// Whether the caller may make keys (every admin: a key acts with its creator's rights).
     pub may_manage: bool,
     pub keys: Vec<ApiKeyRow>,
     /// The key just created, shown this once.
@@ -41,14 +41,14 @@ pub async fn api_keys_screen() -> Result<Screen<ApiKeysView>, ServerFnError> {
         Ok(found) => found,
         Err(screen) => return Ok(screen),
     };
-    let may_manage = admin.access.is_project_admin();
-    let keys = if may_manage {
-        match admin.ctx.store.list_api_keys().await {
-            Ok(keys) => keys,
-            Err(e) => return Ok(super::failed(e)),
-        }
-    } else {
-        Vec::new()
+    // Every admin makes keys with their own rights; a tenant admin sees only theirs.
+    let may_manage = true;
+    let keys: Vec<_> = match admin.ctx.store.list_api_keys().await {
+        Ok(keys) => keys
+            .into_iter()
+            .filter(|k| admin.access.is_project_admin() || &k.created_by == admin.access.user())
+            .collect(),
+        Err(e) => return Ok(super::failed(e)),
     };
     let when = |ms: Option<i64>| ms.map(super::time_text::utc);
     Ok(crate::api::screen::respond(Screen::Show(ApiKeysView {

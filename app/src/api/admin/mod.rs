@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
 pub mod mcp_servers;
+pub mod people;
 pub mod policies;
 #[cfg(feature = "ssr")]
 pub mod time_text;

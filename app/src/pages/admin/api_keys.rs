@@ -63,7 +63,7 @@ fn ApiKeys(facts: ApiKeysView) -> impl IntoView {
     let body = if !may_manage {
         view! {
             <p class="notice">
-                "Only project admins manage API keys: a key acts with a project admin's rights."
+                "API keys are not available to you."
             </p>
         }
         .into_any()
@@ -80,6 +80,7 @@ fn ApiKeys(facts: ApiKeysView) -> impl IntoView {
             })}
             <form method="post" action="/admin/api-keys" class="form panel" aria-labelledby="new-key-h">
                 <h2 id="new-key-h">"New key"</h2>
+                <p class="muted">"A key acts with your admin rights (a tenant admin's key reaches only your tenants), and stops working if you lose them."</p>
                 <input type="hidden" name="csrf" value=csrf />
                 <div class="field">
                     <label for="key-name">"Name"</label>
@@ -89,7 +90,7 @@ fn ApiKeys(facts: ApiKeysView) -> impl IntoView {
                     <label for="key-scope">"Access"</label>
                     <select id="key-scope" name="scope">
                         <option value="read">"Read only"</option>
-                        <option value="full">"Full (everything a project admin may do)"</option>
+                        <option value="full">"Full (everything you may do as an admin)"</option>
                     </select>
                 </div>
                 <div class="actions">

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
 pub mod mcp_servers;
+pub mod people;
 pub mod policies;
 
 use leptos::prelude::*;
@@ -14,12 +15,14 @@ use leptos_meta::Title;
 use crate::api::admin::AdminHeader;
 
 /// The console's sections, for the navigation.
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit trail"),
     ("/admin/agents", "Agents"),
     ("/admin/mcp-servers", "MCP servers"),
     ("/admin/policies", "Policies"),
+    ("/admin/tenants", "Tenants"),
+    ("/admin/users", "People"),
     ("/admin/api-keys", "API keys"),
 ];
 

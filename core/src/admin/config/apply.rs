@@ -64,14 +64,17 @@ pub async fn apply(
         match changed("tenant", &t.slug) {
             Some(ChangeKind::Create) => {
                 let domains: Vec<&str> = t.email_domains.iter().map(String::as_str).collect();
-                let tenant = new_tenant(&t.slug, &t.name, &domains, now);
+                let tenant = crate::model::Tenant {
+                    logo_url: t.logo_url.clone(),
+                    ..new_tenant(&t.slug, &t.name, &domains, now)
+                };
                 store.insert_tenant(&tenant).await?;
                 records.push(("tenant.created".into(), serde_json::Value::Null, json(&t)));
             }
             Some(ChangeKind::Update) => {
                 let before = store.tenant_by_slug(&t.slug).await?;
                 store
-                    .update_tenant(&t.slug, &t.name, &t.email_domains)
+                    .update_tenant(&t.slug, &t.name, &t.email_domains, t.logo_url.as_deref())
                     .await?;
                 records.push(("tenant.updated".into(), json(&before), json(&t)));
             }

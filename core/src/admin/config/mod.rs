@@ -41,6 +41,8 @@ pub struct TenantConfig {
     pub slug: String,
     pub name: String,
     pub email_domains: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
 }
 
 /// A policy, by name; servers named by slug.

@@ -10,7 +10,6 @@ use super::{AgentConfig, AllowConfig, ConfigFile, PolicyConfig, TenantConfig};
 use crate::admin::agents::{clean_tags, EVERY_SCOPE};
 use crate::admin::mcp_servers::draft::{validate as validate_server, McpServerDraft};
 use crate::error::CoreResult;
-use crate::model::mcp_server::is_valid_slug;
 use crate::model::{Agent, AgentKind, ClientType, McpServer, Scope, Tenant, TrustLevel};
 use crate::oauth::redirect_uri::{validate_registered, ApplicationType};
 use crate::policy::draft::{validate as validate_policy, PolicyDraft};
@@ -117,6 +116,7 @@ impl Snapshot {
                     slug: t.slug.clone(),
                     name: t.name.clone(),
                     email_domains: t.email_domains.clone(),
+                    logo_url: t.logo_url.clone(),
                 })
                 .collect(),
             mcp_servers: self
@@ -243,6 +243,12 @@ pub(super) fn tenant_of(t: &TenantConfig) -> TenantConfig {
             .map(|d| d.trim().to_ascii_lowercase())
             .filter(|d| !d.is_empty())
             .collect(),
+        logo_url: t
+            .logo_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned),
     }
 }
 
@@ -404,11 +410,18 @@ pub fn plan(current: &Snapshot, desired: &ConfigFile) -> Plan {
     // Tenants.
     for t in &desired.tenants {
         let t = tenant_of(t);
-        if !is_valid_slug(&t.slug) || t.name.is_empty() {
-            plan.errors.push(format!(
-                "tenant {:?}: a slug (a-z, 0-9, -) and a name are needed",
-                t.slug
-            ));
+        let draft = crate::admin::tenants::TenantDraft {
+            slug: t.slug.clone(),
+            name: t.name.clone(),
+            email_domains: t.email_domains.clone(),
+            logo_url: t.logo_url.clone().unwrap_or_default(),
+        };
+        if let Err(errors) = crate::admin::tenants::validate(&draft) {
+            plan.errors.extend(
+                errors
+                    .into_iter()
+                    .map(|(field, m)| format!("tenant {:?}: {field}: {m}", t.slug)),
+            );
             continue;
         }
         let stored = current
@@ -419,6 +432,7 @@ pub fn plan(current: &Snapshot, desired: &ConfigFile) -> Plan {
                 slug: s.slug.clone(),
                 name: s.name.clone(),
                 email_domains: s.email_domains.clone(),
+                logo_url: s.logo_url.clone(),
             });
         plan.push("tenant", &t.slug, stored, &t);
     }

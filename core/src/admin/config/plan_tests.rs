@@ -78,6 +78,7 @@ fn changes_are_named_field_by_field_and_new_things_are_creates() {
         slug: "globex".into(),
         name: "Globex".into(),
         email_domains: vec![],
+        logo_url: None,
     });
     file.mcp_servers[0].access_token_ttl_secs = 300;
     let mut calendar = McpServerDraft {

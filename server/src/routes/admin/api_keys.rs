@@ -1,18 +1,16 @@
 //! The API keys page's forms: create (the key is shown once, in the page this answers with)
-//! and revoke (needs the ticked confirmation). Project admins only; every change is an
-//! `admin.changed` event.
+//! and revoke (needs the ticked confirmation). A key acts with its creator's admin rights; a
+//! tenant admin sees and revokes only their own keys. Every change is an `admin.changed` event.
 
 use app::api::screen::PageNotice;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use mandate_core::access::AdminAccess;
 use mandate_core::store::api_keys::ApiKeyScope;
 use serde::Deserialize;
 
 use super::{changed, form_admin};
 use crate::error::log_internal;
-use crate::pages::error_page;
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{self, PageForm, RequestHead};
@@ -34,30 +32,13 @@ pub struct RevokeForm {
     confirm: Option<String>,
 }
 
-/// The project admin behind a checked form, or the response to send instead.
-async fn project_admin(
-    state: &AppState,
-    head: &RequestHead,
-    csrf: &str,
-) -> Result<AdminAccess, Response> {
-    let access = form_admin(state, head, csrf).await?;
-    if !access.is_project_admin() {
-        return Err(error_page(
-            StatusCode::FORBIDDEN,
-            "Only project admins manage API keys",
-            "A key acts with a project admin's rights.",
-        ));
-    }
-    Ok(access)
-}
-
 pub async fn create(
     State(state): State<AppState>,
     head: RequestHead,
     caller: Caller,
     PageForm(form): PageForm<CreateForm>,
 ) -> Response {
-    let access = match project_admin(&state, &head, &form.csrf).await {
+    let access = match form_admin(&state, &head, &form.csrf).await {
         Ok(access) => access,
         Err(response) => return response,
     };
@@ -120,13 +101,27 @@ pub async fn revoke(
     caller: Caller,
     PageForm(form): PageForm<RevokeForm>,
 ) -> Response {
-    let access = match project_admin(&state, &head, &form.csrf).await {
+    let access = match form_admin(&state, &head, &form.csrf).await {
         Ok(access) => access,
         Err(response) => return response,
     };
     if form.confirm.as_deref() != Some("yes") {
         let notice = PageNotice::error("Tick “Yes, revoke” to revoke a key.");
         return ui::render(&state, head, None, notice, StatusCode::BAD_REQUEST).await;
+    }
+    // A tenant admin revokes their own keys; a project admin any key.
+    let owned = match state.store.list_api_keys().await {
+        Ok(keys) => keys.iter().any(|k| {
+            k.id == form.key && (access.is_project_admin() || &k.created_by == access.user())
+        }),
+        Err(e) => {
+            log_internal(&e.into());
+            false
+        }
+    };
+    if !owned {
+        let notice = PageNotice::error("No active key of yours has that id.");
+        return ui::render(&state, head, None, notice, StatusCode::NOT_FOUND).await;
     }
     match state.store.revoke_api_key(&form.key, state.now()).await {
         Ok(true) => {

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub(crate) mod export;
 mod live;
 mod mcp_servers;
+mod people;
 pub mod policies;
 
 use app::api::screen::{ErrorView, Screen};
@@ -45,6 +46,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/agents/{id}/disable", post(agents::disable))
         .route("/admin/agents/{id}/secret", post(agents::rotate_secret))
         .route("/admin/agents/{id}/delete", post(agents::delete))
+        .route("/admin/tenants", post(people::create_tenant))
+        .route("/admin/tenants/{slug}", post(people::update_tenant))
+        .route("/admin/tenants/{slug}/approvals", post(people::decide))
+        .route("/admin/users", post(people::invite))
+        .route("/admin/users/{id}/{action}", post(people::account_action))
+        .route(
+            "/admin/users/{id}/memberships/remove",
+            post(people::remove_membership),
+        )
 }
 
 /// The signed-in person's admin capability; sign in first, or a 403 page for someone

@@ -32,6 +32,7 @@ pub async fn create(
     let (draft, _) = draft_from_pairs(&form);
     match policies::create(&state.store, &access, &draft, state.now()).await {
         Ok(policy) => {
+            state.caches.forget_policies();
             let event = changed(&access, &caller, "policy.created")
                 .policies(std::slice::from_ref(&policy.id))
                 .with("after", &policy);
@@ -61,6 +62,7 @@ pub async fn delete(
     }
     match policies::delete(&state.store, &access, field(&form, "policy")).await {
         Ok(before) => {
+            state.caches.forget_policies();
             let event = changed(&access, &caller, "policy.deleted")
                 .policies(std::slice::from_ref(&before.id))
                 .with("before", &before);

@@ -1,4 +1,4 @@
-//! Who is calling the admin API: a live API key, whose creator is still a project admin.
+//! Who is calling the admin API: a live API key, acting with its creator's admin rights.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -50,15 +50,14 @@ impl FromRequestParts<AppState> for ApiCaller {
             .ok_or(ApiError::Unauthorized(
                 "This API key is not valid (unknown or revoked).",
             ))?;
-        // A key acts with its creator's rights, and only while they still hold them.
-        let access = match admin_access(&state.store, &key.created_by).await? {
-            Some(access @ AdminAccess::Project { .. }) => access,
-            _ => {
-                return Err(ApiError::Forbidden(
-                    "The admin who created this key is no longer a project admin.",
-                ))
-            }
-        };
+        // A key acts with its creator's rights (a project admin's, or a tenant admin's for
+        // their tenants), and only while they still hold them.
+        let access =
+            admin_access(&state.store, &key.created_by)
+                .await?
+                .ok_or(ApiError::Forbidden(
+                    "The admin who created this key no longer has admin rights.",
+                ))?;
         let caller = Self { key, access };
         // Reads are GETs, and the simulator (a POST that changes nothing).
         let reads = matches!(parts.method, Method::GET | Method::HEAD)

@@ -41,6 +41,7 @@ pub async fn create(
     ApiJson(draft): ApiJson<PolicyDraft>,
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
     let policy = policies::create(&state.store, &api.access, &draft, state.now()).await?;
+    state.caches.forget_policies();
     let event = changed(&api, &caller, "policy.created")
         .policies(std::slice::from_ref(&policy.id))
         .with("after", &policy);
@@ -61,6 +62,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let before = policies::delete(&state.store, &api.access, &id).await?;
+    state.caches.forget_policies();
     let event = changed(&api, &caller, "policy.deleted")
         .policies(std::slice::from_ref(&before.id))
         .with("before", &before);

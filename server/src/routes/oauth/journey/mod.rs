@@ -10,6 +10,8 @@ mod second_factor;
 mod sign_in;
 mod tenant;
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
@@ -180,8 +182,8 @@ struct Loaded {
     agent: Agent,
     /// The signed-in user's memberships (empty before sign-in).
     memberships: Vec<(Membership, Tenant)>,
-    /// Read only once someone is signed in.
-    policies: Vec<Policy>,
+    /// Read only once someone is signed in (cached briefly: every authorization reads them).
+    policies: Arc<Vec<Policy>>,
     has_second_factor: bool,
 }
 
@@ -204,10 +206,10 @@ async fn load(state: &AppState, journey: &Journey) -> Result<Loaded, OAuthError>
                 .store
                 .memberships_of(&UserId::from_string(&user.user_id))
                 .await?,
-            state.store.policies().await?,
+            state.cached_policies().await?,
             has_second_factor(&state.store, &user.user_id).await?,
         ),
-        None => (Vec::new(), Vec::new(), false),
+        None => (Vec::new(), Arc::default(), false),
     };
     Ok(Loaded {
         server,
