@@ -30,9 +30,26 @@ pub async fn server_scopes(store: &Store) -> AdminResult<BTreeMap<String, Vec<St
     Ok(map)
 }
 
-pub async fn list(store: &Store, access: &AdminAccess) -> AdminResult<Vec<Policy>> {
+/// One page of policies in creation order, and the cursor of the next page.
+pub async fn list(
+    store: &Store,
+    access: &AdminAccess,
+    cursor: &str,
+    limit: i64,
+) -> AdminResult<(Vec<Policy>, Option<String>)> {
     project_only(access, REFUSAL)?;
-    Ok(store.policies().await?)
+    let limit = limit.clamp(1, super::agents::MAX_PAGE);
+    let after = Some(cursor.trim()).filter(|c| !c.is_empty());
+    let mut page = store.policies_page(after, limit + 1).await?;
+    let n = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = page.len() > n;
+    page.truncate(n);
+    let next = if more {
+        page.last().map(|p| p.id.clone())
+    } else {
+        None
+    };
+    Ok((page, next))
 }
 
 /// Validates and stores `draft`; it takes effect at the next authorization.

@@ -423,3 +423,57 @@ async fn a_tenant_admin_reaches_only_their_tenants_people() {
         let _ = ids;
     }
 }
+
+#[tokio::test]
+async fn policies_page_in_creation_order() {
+    use crate::admin::policies;
+    use crate::policy::draft::PolicyDraft;
+    use crate::policy::Allow;
+    for db in each_backend().await {
+        let store = migrated(&db).await;
+        let server = servers::create(
+            &store,
+            &project(),
+            &notes_draft("n", "https://n.example"),
+            1,
+        )
+        .await
+        .expect("server");
+        for i in 0..5 {
+            let draft = PolicyDraft {
+                name: format!("Policy {i}"),
+                allows: vec![Allow {
+                    mcp_server_id: server.server.id.to_string(),
+                    scopes: vec!["notes.read".into()],
+                }],
+                ..PolicyDraft::default()
+            };
+            policies::create(&store, &project(), &draft, i)
+                .await
+                .expect("policy");
+        }
+        let mut names = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (page, next) = policies::list(&store, &project(), &cursor, 2)
+                .await
+                .expect("page");
+            assert!(page.len() <= 2);
+            names.extend(page.into_iter().map(|p| p.name));
+            match next {
+                Some(c) => cursor = c,
+                None => break,
+            }
+        }
+        assert_eq!(
+            names,
+            (0..5).map(|i| format!("Policy {i}")).collect::<Vec<_>>(),
+            "{:?}",
+            db.backend
+        );
+        assert!(matches!(
+            policies::list(&store, &tenant_admin(), "", 10).await,
+            Err(AdminError::Forbidden(_))
+        ));
+    }
+}

@@ -59,6 +59,22 @@ impl Store {
         .collect()
     }
 
+    /// Up to `limit` policies after the one with id `after`, in creation order (ids are
+    /// time-ordered UUIDv7, so the primary key is the keyset).
+    pub async fn policies_page(&self, after: Option<&str>, limit: i64) -> CoreResult<Vec<Policy>> {
+        sqlx::query_as::<_, PolicyRow>(
+            "SELECT id, name, description, conditions, allows FROM policies
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Policy::try_from)
+        .collect()
+    }
+
     pub async fn policy(&self, id: &str) -> CoreResult<Option<Policy>> {
         sqlx::query_as::<_, PolicyRow>(
             "SELECT id, name, description, conditions, allows FROM policies WHERE id = $1",

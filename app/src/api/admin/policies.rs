@@ -73,6 +73,8 @@ pub struct PoliciesView {
     pub csrf: String,
     pub may_manage: bool,
     pub policies: Vec<PolicyRow>,
+    /// The next page of policies, if there is one.
+    pub next_href: Option<String>,
     pub servers: Vec<ServerScopes>,
     pub draft: DraftForm,
     /// Field → what is wrong with it.
@@ -106,12 +108,12 @@ pub struct SimulatorView {
 }
 
 #[server]
-pub async fn policies_screen() -> Result<Screen<PoliciesView>, ServerFnError> {
+pub async fn policies_screen(cursor: String) -> Result<Screen<PoliciesView>, ServerFnError> {
     let admin = match super::admin().await {
         Ok(admin) => admin,
         Err(screen) => return Ok(screen),
     };
-    Ok(ssr::policies_view(admin)
+    Ok(ssr::policies_view(admin, cursor)
         .await
         .unwrap_or_else(super::failed))
 }
@@ -257,18 +259,25 @@ mod ssr {
         }
     }
 
-    pub async fn policies_view(admin: Admin) -> CoreResult<Screen<PoliciesView>> {
+    pub async fn policies_view(admin: Admin, cursor: String) -> CoreResult<Screen<PoliciesView>> {
         let (csrf, notice) = match crate::api::admin::form_page().await {
             Ok(found) => found,
             Err(screen) => return Ok(screen),
         };
         let servers = servers(&admin).await?;
         let may_manage = admin.access.is_project_admin();
-        let policies = match admin_policies::list(&admin.ctx.store, &admin.access).await {
-            Ok(list) => list.into_iter().map(|p| row(p, &servers)).collect(),
-            Err(AdminError::Store(e)) => return Err(e),
-            Err(_) => Vec::new(),
-        };
+        let (policies, next) =
+            match admin_policies::list(&admin.ctx.store, &admin.access, &cursor, 50).await {
+                Ok((list, next)) => (list.into_iter().map(|p| row(p, &servers)).collect(), next),
+                Err(AdminError::Store(e)) => return Err(e),
+                Err(_) => (Vec::new(), None),
+            };
+        let next_href = next.map(|c| {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("cursor", &c)
+                .finish();
+            format!("/admin/policies?{query}")
+        });
         let (draft, field_errors) = match &notice.form {
             Some(pairs) => (draft_from_pairs(pairs).1, notice.fields.clone()),
             None => (DraftForm::default(), BTreeMap::new()),
@@ -278,6 +287,7 @@ mod ssr {
             csrf,
             may_manage,
             policies,
+            next_href,
             servers,
             draft,
             field_errors,

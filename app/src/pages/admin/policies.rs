@@ -2,6 +2,7 @@
 //! typed kept), delete with a ticked confirmation; `/admin/policies/simulate`: the simulator.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use super::{console_page, AdminFrame};
 use crate::api::admin::policies::{
@@ -12,10 +13,11 @@ use crate::api::admin::Choice;
 
 #[component]
 pub fn PoliciesPage() -> impl IntoView {
+    let query = use_query_map();
     console_page(
         "Policies",
-        || (),
-        |()| policies_screen(),
+        move || query.read().get("cursor").unwrap_or_default(),
+        policies_screen,
         |facts| view! { <Policies facts /> },
     )
 }
@@ -167,6 +169,7 @@ fn Policies(facts: PoliciesView) -> impl IntoView {
         csrf,
         may_manage,
         policies,
+        next_href,
         servers,
         draft,
         field_errors,
@@ -190,6 +193,7 @@ fn Policies(facts: PoliciesView) -> impl IntoView {
                     </ul>
                 }.into_any()
             }}
+            {next_href.map(|href| view! { <p><a class="button" href=href rel="next">"Next page"</a></p> })}
             <form method="post" action="/admin/policies" class="form panel" aria-labelledby="new-policy-h">
                 <h2 id="new-policy-h">"New policy"</h2>
                 <input type="hidden" name="csrf" value=csrf />

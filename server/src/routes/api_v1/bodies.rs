@@ -62,6 +62,8 @@ pub struct PasswordLink {
 #[derive(Serialize, ToSchema)]
 pub struct PolicyList {
     pub policies: Vec<Policy>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A page of audit events, newest first.

@@ -2,7 +2,9 @@
 //! /api/v1/policies/simulate`). Project admins' keys only; creating and deleting need a key
 //! with full access, and write an `admin.changed` event with the policy before / after.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use mandate_core::admin::policies::{self, SimulationRequest};
@@ -15,17 +17,32 @@ use super::{changed, ApiCaller, ApiError, ApiJson};
 use crate::request_context::Caller;
 use crate::state::AppState;
 
-/// Every policy.
+/// Policies in creation order, a page at a time.
 #[utoipa::path(get, path = "/api/v1/policies", tag = "Policies",
-    responses((status = 200, body = PolicyList), (status = 401, body = ErrorEnvelope),
-              (status = 403, body = ErrorEnvelope)),
+    params(("cursor" = Option<String>, Query, description = "The previous page's next_cursor"),
+           ("limit" = Option<i64>, Query, description = "1 to 200; 100 by default")),
+    responses((status = 200, body = PolicyList), (status = 400, body = ErrorEnvelope),
+              (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)),
     security(("admin_api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     api: ApiCaller,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<PolicyList>, ApiError> {
-    let policies = policies::list(&state.store, &api.access).await?;
-    Ok(Json(PolicyList { policies }))
+    let limit = match params.get("limit") {
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::BadRequest("limit is a number from 1 to 200.".into()))?,
+        None => 100,
+    };
+    let cursor = params.get("cursor").map(String::as_str).unwrap_or_default();
+    let (policies, next_cursor) = policies::list(&state.store, &api.access, cursor, limit).await?;
+    Ok(Json(PolicyList {
+        policies,
+        next_cursor,
+    }))
 }
 
 /// Creates a policy; it takes effect at the next authorization.
