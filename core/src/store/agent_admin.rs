@@ -4,6 +4,7 @@
 
 use sqlx::FromRow;
 
+use super::where_clause::{Bind, WhereClause};
 use super::{flag, json, Store};
 use crate::clock::UnixMillis;
 use crate::error::CoreResult;
@@ -65,93 +66,73 @@ impl Store {
     /// Agents newest first, `limit` of them, after the filter's cursor. Keyset pagination on
     /// `(created_at, id)` (index `agents_by_created`), so page 1,000 costs what page 1 does.
     pub async fn list_agents(&self, filter: &AgentFilter, limit: i64) -> CoreResult<Vec<Agent>> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut binds: Vec<BindValue> = Vec::new();
-        let next = |value: BindValue, binds: &mut Vec<BindValue>| {
-            binds.push(value);
-            format!("${}", binds.len())
-        };
+        let mut w = WhereClause::default();
         if let Some(text) = filter
             .text
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
-            let p = next(
-                BindValue::Text(format!("%{}%", like_escaped(&text.to_lowercase()))),
-                &mut binds,
-            );
-            clauses.push(format!(
+            let p = w.value(Bind::Text(format!(
+                "%{}%",
+                like_escaped(&text.to_lowercase())
+            )));
+            w.and(format!(
                 "(LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(id) LIKE {p} ESCAPE '\\')"
             ));
         }
         if let Some(kind) = filter.kind {
-            let p = next(BindValue::Text(kind.as_str().into()), &mut binds);
-            clauses.push(format!("kind = {p}"));
+            let p = w.value(Bind::Text(kind.as_str().into()));
+            w.and(format!("kind = {p}"));
         }
         if let Some(level) = filter.trust_level {
-            let p = next(BindValue::Text(level.as_str().into()), &mut binds);
-            clauses.push(format!("trust_level = {p}"));
+            let p = w.value(Bind::Text(level.as_str().into()));
+            w.and(format!("trust_level = {p}"));
         }
         if let Some(tag) = &filter.tag {
             // Tags are stored as a JSON array of strings: match the quoted element.
             let quoted = json::encode(tag)?;
-            let p = next(
-                BindValue::Text(format!("%{}%", like_escaped(&quoted))),
-                &mut binds,
-            );
-            clauses.push(format!("tags LIKE {p} ESCAPE '\\'"));
+            let p = w.value(Bind::Text(format!("%{}%", like_escaped(&quoted))));
+            w.and(format!("tags LIKE {p} ESCAPE '\\'"));
         }
         if let Some(server) = &filter.mcp_server {
-            let p = next(BindValue::Text(server.as_str().into()), &mut binds);
-            clauses.push(format!(
+            let p = w.value(Bind::Text(server.as_str().into()));
+            w.and(format!(
                 "(registered_at_server = {p}
                   OR id IN (SELECT agent_id FROM agent_allowances WHERE mcp_server_id = {p})
                   OR id IN (SELECT agent_id FROM grants WHERE mcp_server_id = {p}))"
             ));
         }
         if let Some(tenant) = &filter.tenant {
-            let p = next(BindValue::Text(tenant.clone()), &mut binds);
-            clauses.push(format!(
+            let p = w.value(Bind::Text(tenant.clone()));
+            w.and(format!(
                 "id IN (SELECT agent_id FROM grants WHERE tenant_id = {p})"
             ));
         }
         match filter.used {
             Some(UsedFilter::Since(at)) => {
-                let p = next(BindValue::Int(at), &mut binds);
-                clauses.push(format!("last_used_at >= {p}"));
+                let p = w.value(Bind::Int(at));
+                w.and(format!("last_used_at >= {p}"));
             }
             Some(UsedFilter::IdleSince(at)) => {
-                let p = next(BindValue::Int(at), &mut binds);
-                clauses.push(format!("(last_used_at IS NULL OR last_used_at < {p})"));
+                let p = w.value(Bind::Int(at));
+                w.and(format!("(last_used_at IS NULL OR last_used_at < {p})"));
             }
-            Some(UsedFilter::Never) => clauses.push("last_used_at IS NULL".into()),
+            Some(UsedFilter::Never) => w.and("last_used_at IS NULL".into()),
             None => {}
         }
         if let Some((created, id)) = &filter.after {
-            let c = next(BindValue::Int(*created), &mut binds);
-            let i = next(BindValue::Text(id.clone()), &mut binds);
+            let c = w.value(Bind::Int(*created));
+            let i = w.value(Bind::Text(id.clone()));
             // A row-value comparison: both backends walk the (created_at, id) index from it.
-            clauses.push(format!("(created_at, id) < ({c}, {i})"));
+            w.and(format!("(created_at, id) < ({c}, {i})"));
         }
-        let limit_p = next(BindValue::Int(limit), &mut binds);
-        let filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
         let sql = format!(
-            "SELECT {} FROM agents {filter_sql} ORDER BY created_at DESC, id DESC LIMIT {limit_p}",
-            super::agents::AGENT_COLUMNS
+            "SELECT {} FROM agents {} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+            super::agents::AGENT_COLUMNS,
+            w.sql(),
         );
-        let mut query = sqlx::query_as::<_, super::agents::AgentRow>(&sql);
-        for value in binds {
-            query = match value {
-                BindValue::Text(t) => query.bind(t),
-                BindValue::Int(i) => query.bind(i),
-            };
-        }
-        query
+        w.bind_to(sqlx::query_as::<_, super::agents::AgentRow>(&sql))
             .fetch_all(&self.pool)
             .await?
             .into_iter()
@@ -287,9 +268,4 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
-}
-
-enum BindValue {
-    Text(String),
-    Int(i64),
 }

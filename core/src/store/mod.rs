@@ -17,6 +17,7 @@ pub mod signing_keys;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+mod where_clause;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;

@@ -5,6 +5,7 @@
 use sqlx::FromRow;
 
 use super::agent_admin::like_escaped;
+use super::where_clause::{Bind, WhereClause};
 use super::{flag, json, Store};
 use crate::clock::UnixMillis;
 use crate::error::CoreResult;
@@ -81,23 +82,18 @@ const APPROVAL_COLUMNS: &str =
 impl Store {
     /// Users newest first, `limit` of them, after the filter's cursor.
     pub async fn list_users(&self, filter: &UserFilter, limit: i64) -> CoreResult<Vec<User>> {
-        let mut clauses = Vec::new();
-        let mut binds: Vec<Bind> = Vec::new();
-        let push = |value: Bind, binds: &mut Vec<Bind>| {
-            binds.push(value);
-            format!("${}", binds.len())
-        };
+        let mut w = WhereClause::default();
         if let Some(text) = filter
             .text
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
-            let p = push(
-                Bind::Text(format!("%{}%", like_escaped(&text.to_lowercase()))),
-                &mut binds,
-            );
-            clauses.push(format!(
+            let p = w.value(Bind::Text(format!(
+                "%{}%",
+                like_escaped(&text.to_lowercase())
+            )));
+            w.and(format!(
                 "(email LIKE {p} ESCAPE '\\' OR LOWER(display_name) LIKE {p} ESCAPE '\\')"
             ));
         }
@@ -107,37 +103,25 @@ impl Store {
             }
             let marks: Vec<String> = tenants
                 .iter()
-                .map(|t| push(Bind::Text(t.clone()), &mut binds))
+                .map(|t| w.value(Bind::Text(t.clone())))
                 .collect();
-            clauses.push(format!(
+            w.and(format!(
                 "id IN (SELECT user_id FROM memberships WHERE tenant_id IN ({}))",
                 marks.join(", ")
             ));
         }
         if let Some((at, id)) = &filter.after {
-            let c = push(Bind::Int(*at), &mut binds);
-            let i = push(Bind::Text(id.clone()), &mut binds);
-            clauses.push(format!("(created_at, id) < ({c}, {i})"));
+            let c = w.value(Bind::Int(*at));
+            let i = w.value(Bind::Text(id.clone()));
+            w.and(format!("(created_at, id) < ({c}, {i})"));
         }
-        let l = push(Bind::Int(limit), &mut binds);
-        let filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
         let sql = format!(
             "SELECT id, email, display_name, must_change_password, is_project_admin, disabled,
                     created_at
-             FROM users {filter_sql} ORDER BY created_at DESC, id DESC LIMIT {l}"
+             FROM users {} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+            w.sql()
         );
-        let mut query = sqlx::query_as::<_, UserListRow>(&sql);
-        for b in binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        Ok(query
+        Ok(w.bind_to(sqlx::query_as::<_, UserListRow>(&sql))
             .fetch_all(&self.pool)
             .await?
             .into_iter()
@@ -428,9 +412,4 @@ impl Store {
         .map(TenantApproval::try_from)
         .collect()
     }
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
 }

@@ -12,7 +12,7 @@ use axum::Json;
 use mandate_core::admin::agents::{self, AgentChanges, AgentDetail, AgentQuery, MachineAgentDraft};
 
 use super::bodies::{AgentList, CreatedAgent, ErrorEnvelope, RotatedSecret};
-use super::{changed, ApiCaller, ApiError, ApiJson};
+use super::{changed, limit_param, ApiCaller, ApiError, ApiJson};
 use crate::request_context::Caller;
 use crate::state::AppState;
 
@@ -51,16 +51,7 @@ pub async fn list(
         used: get("used"),
         cursor: get("cursor"),
     };
-    let limit = match params.get("limit") {
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=agents::MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("limit is a number from 1 to {}.", agents::MAX_PAGE))
-            })?,
-        None => PAGE,
-    };
+    let limit = limit_param(&params, PAGE, agents::MAX_PAGE)?;
     let filter = agents::filter_of(&state.store, &query, state.now()).await?;
     let page = agents::list(&state.store, &api.access, &filter, limit).await?;
     Ok(Json(AgentList {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::bodies::{AuditPage, ErrorEnvelope};
-use super::{ApiCaller, ApiError};
+use super::{limit_param, ApiCaller, ApiError};
 use crate::request_context::Caller;
 use crate::routes::admin::export::{download, exported, Format};
 use crate::state::AppState;
@@ -57,14 +57,8 @@ pub async fn events(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let (_, filter) = filter(&state, &api, &params).await?;
-    let limit = match params.get("limit") {
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::BadRequest(format!("limit is 1 to {MAX_LIMIT}.")))?,
-        None => DEFAULT_LIMIT,
-    };
+    let limit = limit_param(&params, i64::from(DEFAULT_LIMIT), i64::from(MAX_LIMIT))?;
+    let limit = u32::try_from(limit).unwrap_or(DEFAULT_LIMIT);
     let cursor = match params.get("cursor") {
         Some(v) => Some(
             v.parse::<i64>()

@@ -184,6 +184,23 @@ impl From<mandate_core::admin::AdminError> for ApiError {
     }
 }
 
+/// The `limit` query parameter of a list: `default` when absent, else a number from 1 to
+/// `max`, or a `bad_request`.
+fn limit_param(
+    params: &std::collections::HashMap<String, String>,
+    default: i64,
+    max: i64,
+) -> Result<i64, ApiError> {
+    match params.get("limit") {
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::BadRequest(format!("limit is a number from 1 to {max}."))),
+        None => Ok(default),
+    }
+}
+
 /// A JSON body, or a `bad_request` in the API's envelope (axum's own rejection is plain text).
 pub struct ApiJson<T>(pub T);
 

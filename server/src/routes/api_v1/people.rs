@@ -16,7 +16,7 @@ use mandate_core::store::people::TenantApproval;
 use serde::Deserialize;
 
 use super::bodies::{ErrorEnvelope, PasswordLink, TenantList};
-use super::{changed, ApiCaller, ApiError, ApiJson};
+use super::{changed, limit_param, ApiCaller, ApiError, ApiJson};
 use crate::request_context::Caller;
 use crate::state::AppState;
 
@@ -159,14 +159,7 @@ pub async fn list_users(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<UserPage>, ApiError> {
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
-    let limit = match params.get("limit") {
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::BadRequest("limit is a number from 1 to 200.".into()))?,
-        None => 50,
-    };
+    let limit = limit_param(&params, 50, 200)?;
     Ok(Json(
         users::list(&state.store, &api.access, &get("q"), &get("cursor"), limit).await?,
     ))

@@ -13,7 +13,7 @@ use mandate_core::policy::simulate::Simulation;
 use mandate_core::policy::Policy;
 
 use super::bodies::{ErrorEnvelope, PolicyList};
-use super::{changed, ApiCaller, ApiError, ApiJson};
+use super::{changed, limit_param, ApiCaller, ApiError, ApiJson};
 use crate::request_context::Caller;
 use crate::state::AppState;
 
@@ -29,14 +29,7 @@ pub async fn list(
     api: ApiCaller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<PolicyList>, ApiError> {
-    let limit = match params.get("limit") {
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::BadRequest("limit is a number from 1 to 200.".into()))?,
-        None => 100,
-    };
+    let limit = limit_param(&params, 100, 200)?;
     let cursor = params.get("cursor").map(String::as_str).unwrap_or_default();
     let (policies, next_cursor) = policies::list(&state.store, &api.access, cursor, limit).await?;
     Ok(Json(PolicyList {
