@@ -324,14 +324,15 @@ pub async fn reset_mfa(
     Ok(user)
 }
 
-/// Disables (sessions end, refresh tokens revoked, at once) or enables the person.
+/// Disables (sessions end, refresh tokens revoked, at once) or enables the person; returns
+/// them (before, after).
 pub async fn set_disabled(
     store: &Store,
     access: &AdminAccess,
     key: &str,
     disabled: bool,
     now: UnixMillis,
-) -> AdminResult<User> {
+) -> AdminResult<(User, User)> {
     let (user, memberships) = find(store, access, key).await?;
     may_change_account(access, &user, &memberships)?;
     if disabled && &user.id == access.user() {
@@ -340,7 +341,11 @@ pub async fn set_disabled(
         ));
     }
     store.set_user_disabled(&user.id, disabled, now).await?;
-    Ok(User { disabled, ..user })
+    let after = User {
+        disabled,
+        ..user.clone()
+    };
+    Ok((user, after))
 }
 
 /// Adds the person to a tenant or changes their roles, permissions and admin flag there;

@@ -401,9 +401,13 @@ async fn a_tenant_admin_reaches_only_their_tenants_people() {
             users::set_disabled(&store, &admin, "b@x.example", true, 5).await,
             Err(AdminError::Forbidden(_))
         ));
-        users::set_disabled(&store, &admin, "a@x.example", true, 5)
+        let (before, after) = users::set_disabled(&store, &admin, "a@x.example", true, 5)
             .await
             .expect("a is acme's alone");
+        assert!(
+            !before.disabled && after.disabled,
+            "before / after for the audit trail"
+        );
         assert!(matches!(
             tenants::find(&store, &admin, "globex").await,
             Err(AdminError::NotFound(_))

@@ -194,17 +194,17 @@ pub async fn account_action(
         "disable" => {
             let disabled = field(&form, "disabled") == "yes";
             match users::set_disabled(&state.store, &access, &id, disabled, now).await {
-                Ok(user) => {
+                Ok((before, after)) => {
                     let what = if disabled {
                         "user.disabled"
                     } else {
                         "user.enabled"
                     };
-                    record(
-                        &state,
-                        changed(&access, &caller, what).with("subject", user.id.as_str()),
-                    )
-                    .await;
+                    let event = changed(&access, &caller, what)
+                        .with("subject", after.id.as_str())
+                        .with("before", serde_json::json!({ "disabled": before.disabled }))
+                        .with("after", serde_json::json!({ "disabled": after.disabled }));
+                    record(&state, event).await;
                     Redirect::to(&back).into_response()
                 }
                 Err(e) => refused(&state, head, e, None, "Nothing was changed").await,

@@ -227,7 +227,7 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(changes): ApiJson<UserChanges>,
 ) -> Result<Json<UserDetail>, ApiError> {
-    let user = users::set_disabled(
+    let (before, user) = users::set_disabled(
         &state.store,
         &api.access,
         &id,
@@ -242,7 +242,8 @@ pub async fn update_user(
     };
     let event = changed(&api, &caller, action)
         .with("subject", user.id.as_str())
-        .with("after", serde_json::json!({ "disabled": changes.disabled }));
+        .with("before", serde_json::json!({ "disabled": before.disabled }))
+        .with("after", serde_json::json!({ "disabled": user.disabled }));
     state.audit.record(event).await?;
     Ok(Json(
         users::get(&state.store, &api.access, user.id.as_str()).await?,
