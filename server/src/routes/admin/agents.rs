@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::access::AdminAccess;
 use mandate_core::admin::agents::{self, AgentChanges, MachineAgentDraft};
 
-use super::{changed, field, form_admin, pairs, record, refused};
+use super::{changed, field, form_post, record, refused};
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{self, RequestHead};
@@ -24,23 +24,13 @@ fn tags_of(text: &str) -> Vec<String> {
 }
 
 /// The console admin behind a form post and the form's fields, or the response to send.
-async fn checked(
-    state: &AppState,
-    head: &RequestHead,
-    body: &Bytes,
-) -> Result<(AdminAccess, Vec<(String, String)>), Response> {
-    let form = pairs(body);
-    let access = form_admin(state, head, field(&form, "csrf")).await?;
-    Ok((access, form))
-}
-
 pub async fn create(
     State(state): State<AppState>,
     head: RequestHead,
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -104,7 +94,7 @@ pub async fn labels(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -124,7 +114,7 @@ pub async fn allowances(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -142,7 +132,7 @@ pub async fn disable(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -168,7 +158,7 @@ pub async fn rotate_secret(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, _) = match checked(&state, &head, &body).await {
+    let (access, _) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -194,7 +184,7 @@ pub async fn delete(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::admin::mcp_servers as servers;
 use mandate_core::admin::AdminError;
 
-use super::{changed, field, form_admin, pairs, record, refused};
+use super::{changed, field, form_post, record, refused};
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{self, RequestHead};
@@ -31,9 +31,8 @@ pub async fn save(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    let access = match form_admin(&state, &head, field(&form, "csrf")).await {
-        Ok(access) => access,
+    let (access, form) = match form_post(&state, &head, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let (draft, _, rows) = draft_from_pairs(&form);
@@ -90,9 +89,8 @@ pub async fn delete(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    let access = match form_admin(&state, &head, field(&form, "csrf")).await {
-        Ok(access) => access,
+    let (access, form) = match form_post(&state, &head, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     if field(&form, "confirm") != "yes" {

@@ -163,6 +163,18 @@ fn bad_filter(message: &str) -> Response {
     )
 }
 
+/// A console form post: its fields (in order) and the admin behind it, once its CSRF token
+/// checks out; or the response to send instead.
+async fn form_post(
+    state: &AppState,
+    head: &crate::ui::RequestHead,
+    body: &axum::body::Bytes,
+) -> Result<(AdminAccess, Vec<(String, String)>), Response> {
+    let form = pairs(body);
+    let access = form_admin(state, head, field(&form, "csrf")).await?;
+    Ok((access, form))
+}
+
 /// A form body's fields, in order (repeated names kept).
 fn pairs(body: &axum::body::Bytes) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()

@@ -7,12 +7,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use mandate_core::access::AdminAccess;
 use mandate_core::admin::tenants::{self, ApprovalDraft, TenantDraft};
 use mandate_core::admin::users::{self, InviteDraft, MembershipDraft};
 use mandate_core::secret::Secret;
 
-use super::{changed, field, form_admin, pairs, record, refused};
+use super::{changed, field, form_post, record, refused};
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{self, RequestHead};
@@ -23,16 +22,6 @@ fn list(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-async fn checked(
-    state: &AppState,
-    head: &RequestHead,
-    body: &Bytes,
-) -> Result<(AdminAccess, Vec<(String, String)>), Response> {
-    let form = pairs(body);
-    let access = form_admin(state, head, field(&form, "csrf")).await?;
-    Ok((access, form))
 }
 
 fn link_url(state: &AppState, token: &Secret) -> String {
@@ -49,7 +38,7 @@ pub async fn create_tenant(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -78,7 +67,7 @@ pub async fn update_tenant(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -108,7 +97,7 @@ pub async fn decide(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -142,7 +131,7 @@ pub async fn invite(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -184,7 +173,7 @@ pub async fn account_action(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -274,7 +263,7 @@ pub async fn remove_membership(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let (access, form) = match checked(&state, &head, &body).await {
+    let (access, form) = match form_post(&state, &head, &body).await {
         Ok(found) => found,
         Err(response) => return response,
     };

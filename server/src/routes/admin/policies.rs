@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::admin::policies;
 
-use super::{changed, field, form_admin, pairs, refused};
+use super::{changed, field, form_post, refused};
 use crate::error::log_internal;
 use crate::request_context::Caller;
 use crate::state::AppState;
@@ -24,9 +24,8 @@ pub async fn create(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    let access = match form_admin(&state, &head, field(&form, "csrf")).await {
-        Ok(access) => access,
+    let (access, form) = match form_post(&state, &head, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let (draft, _) = draft_from_pairs(&form);
@@ -51,9 +50,8 @@ pub async fn delete(
     caller: Caller,
     body: Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    let access = match form_admin(&state, &head, field(&form, "csrf")).await {
-        Ok(access) => access,
+    let (access, form) = match form_post(&state, &head, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     if field(&form, "confirm") != "yes" {
