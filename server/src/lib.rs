@@ -23,11 +23,21 @@ pub mod ui;
 
 use app::{shell, App};
 use axum::Router;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::OnceLock;
 
 use crate::middleware::security_headers::{self, SecurityHeaders};
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
+
+/// The Leptos app's routes, walked once per process. Walking them sets a process-wide flag
+/// in leptos_server that parks every resource load until the walk ends, so a second walk (a
+/// second server in the same process: the integration tests start dozens) would park the
+/// pages another server is rendering at that moment, and their responses would never come.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
 
 /// The whole HTTP application.
 pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
@@ -36,12 +46,9 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
     let page_context = ui::page_context(&state);
     let leptos_options = state.leptos.clone();
     let pages = Router::new()
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            page_context.clone(),
-            move || shell(leptos_options.clone()),
-        )
+        .leptos_routes_with_context(&state, page_routes(), page_context.clone(), move || {
+            shell(leptos_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,

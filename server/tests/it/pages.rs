@@ -204,3 +204,44 @@ async fn an_unreadable_form_post_gets_a_readable_error_page() {
     }
     server.stop().await;
 }
+
+/// Starting another server in the same process never stalls the pages a running server is
+/// rendering (the Leptos route walk once parked every resource load process-wide while it ran).
+#[tokio::test]
+async fn pages_keep_rendering_while_other_servers_start() {
+    let db = mandate_core::testing::sqlite();
+    let server = TestServer::start(&db).await;
+    let starting = std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            for _ in 0..8 {
+                let db = mandate_core::testing::sqlite();
+                TestServer::start(&db).await.stop().await;
+            }
+        });
+    });
+    let b = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut rendered = 0;
+    while !starting.is_finished() || rendered < 20 {
+        let res = b
+            .get(server.url("/sign-in"))
+            .send()
+            .await
+            .expect("the page answers while another server starts");
+        assert_eq!(res.status(), 200);
+        assert!(res
+            .text()
+            .await
+            .expect("body")
+            .contains("name=\"password\""));
+        rendered += 1;
+    }
+    starting.join().expect("the other servers started");
+    server.stop().await;
+}

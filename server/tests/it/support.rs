@@ -60,6 +60,7 @@ impl TestServer {
         data_dir: &Path,
         extra: &[(&str, String)],
     ) -> Self {
+        trace_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -177,4 +178,23 @@ pub fn radio_value(html: &str, label: &str) -> String {
     let start = before.rfind("value=\"").expect("radio value") + 7;
     let end = before[start..].find('"').expect("quote") + start;
     before[start..end].to_owned()
+}
+
+/// With `MANDATE_TEST_TRACE=<filter>` (e.g. `debug,hyper=info`), the servers' traces go to
+/// `$TMPDIR/mandate-test-trace.log`, each line named by the test whose server wrote it.
+fn trace_init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(filter) = std::env::var("MANDATE_TEST_TRACE") else {
+            return;
+        };
+        let path = std::env::temp_dir().join("mandate-test-trace.log");
+        let file = std::fs::File::create(&path).expect("trace file");
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_thread_names(true)
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    });
 }
