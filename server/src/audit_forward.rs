@@ -41,7 +41,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut signed = format!("{timestamp}.").into_bytes();
     signed.extend_from_slice(body);
     let tag = ring::hmac::sign(&key, &signed);
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = mandate_core::audit::lower_hex(tag.as_ref());
     format!("t={timestamp},v1={hex}")
 }
 

@@ -321,11 +321,18 @@ pub fn chain_hash(
     hasher.update(prev_hash.as_bytes());
     hasher.update(b"\n");
     hasher.update(content.to_string().as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    lower_hex(&hasher.finalize())
+}
+
+/// `bytes` as lowercase hex (on the issuance path: one `format!` per byte showed in profiles).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// The hash before the first event.
@@ -390,8 +397,20 @@ impl AuditLog {
         self.submit(event, Some(issuance)).await
     }
 
-    async fn submit(&self, event: AuditEvent, issuance: Option<Issuance>) -> CoreResult<()> {
-        let (ack, done) = oneshot::channel();
+    /// Appends `event` without waiting for its commit (it still commits in the writer's next
+    /// batch, in order). For reads that change nothing, such as an introspection: the answer
+    /// need not wait for the disk, while an issuance or a change always does.
+    pub async fn record_unconfirmed(&self, event: AuditEvent) -> CoreResult<()> {
+        let (ack, _) = oneshot::channel();
+        self.enqueue(event, None, ack).await
+    }
+
+    async fn enqueue(
+        &self,
+        event: AuditEvent,
+        issuance: Option<Issuance>,
+        ack: Ack,
+    ) -> CoreResult<()> {
         let at = self.clock.now_ms();
         self.tx
             .send(Pending {
@@ -401,7 +420,12 @@ impl AuditLog {
                 ack,
             })
             .await
-            .map_err(|_| CoreError::Invalid("the audit writer has stopped".into()))?;
+            .map_err(|_| CoreError::Invalid("the audit writer has stopped".into()))
+    }
+
+    async fn submit(&self, event: AuditEvent, issuance: Option<Issuance>) -> CoreResult<()> {
+        let (ack, done) = oneshot::channel();
+        self.enqueue(event, issuance, ack).await?;
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(CoreError::Invalid(format!("audit write failed: {e}"))),
@@ -496,7 +520,7 @@ async fn write_batch(
 ) -> CoreResult<(i64, String)> {
     let mut tx = store.begin_write().await?;
     let issuances: Vec<&Issuance> = batch.iter().filter_map(|p| p.issuance.as_ref()).collect();
-    write_issuances(&mut tx, &issuances).await?;
+    write_issuances(&mut tx, store.backend(), &issuances).await?;
     let (mut seq, mut prev) = head;
     let mut rows = Vec::with_capacity(batch.len());
     for pending in batch {
@@ -514,7 +538,7 @@ async fn write_batch(
             "INSERT INTO audit_events (seq, id, occurred_at, event_type, outcome, actor_kind, actor_id,
                 agent_id, user_id, tenant_id, mcp_server_id, scopes_requested, scopes_granted, policies,
                 client_ip, user_agent, request_id, detail, prev_hash, hash) VALUES {}",
-            crate::store::values_placeholders(chunk.len(), 20)
+            crate::store::values_placeholders(store.backend(), chunk.len(), 20)
         );
         let mut query = sqlx::query(&sql);
         for (seq, prev_hash, hash, pending) in chunk {
@@ -550,6 +574,12 @@ async fn write_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_hex_spells_every_byte_in_two_lowercase_digits() {
+        assert_eq!(lower_hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(lower_hex(&[]), "");
+    }
 
     #[test]
     fn chain_hash_covers_content_and_previous_hash() {

@@ -146,12 +146,13 @@ pub struct IssuedRefreshToken {
 /// Writes issuances inside the caller's transaction, many rows per statement.
 pub(crate) async fn write_issuances(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: super::Backend,
     issuances: &[&Issuance],
 ) -> CoreResult<()> {
     for chunk in issuances.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at) VALUES {}",
-            super::values_placeholders(chunk.len(), 5)
+            super::values_placeholders(backend, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
         for i in chunk {
@@ -171,7 +172,7 @@ pub(crate) async fn write_issuances(
     for chunk in refreshes.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at) VALUES {}",
-            super::values_placeholders(chunk.len(), 5)
+            super::values_placeholders(backend, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
         for (i, r) in chunk {

@@ -90,7 +90,9 @@ pub async fn introspect(
     .with("active", answer["active"].as_bool().unwrap_or(false))
     .with("jti", answer.get("jti"))
     .context(&caller.context);
-    state.audit.record(event).await?;
+    // An introspection changes nothing: its event is queued, not waited for (RFC 7662 answers
+    // are on resource servers' request path; issuances and revocations still wait).
+    state.audit.record_unconfirmed(event).await?;
     Ok(no_store(StatusCode::OK, &answer))
 }
 
