@@ -204,6 +204,7 @@ pub async fn serve(
         Some(addr) => Some(spawn_metrics(addr, &prepared.state).await?),
         None => None,
     };
+    let audit = prepared.state.audit.clone();
     let app = crate::router(prepared.state, &prepared.sessions);
     let result = axum::serve(
         listener,
@@ -222,6 +223,8 @@ pub async fn serve(
     if let Some(task) = metrics {
         task.abort();
     }
+    // Events queued without waiting for their commit (introspections) are written first.
+    audit.flush().await;
     store.close().await;
     result
 }

@@ -348,10 +348,19 @@ struct Pending {
     ack: Ack,
 }
 
+/// What the writer is handed: an event, or a request to say when everything before it is
+/// written. (An event is moved through the queue as it is; boxing it to shrink the rare flush
+/// would cost an allocation per event.)
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    Event(Pending),
+    Flush(oneshot::Sender<()>),
+}
+
 /// Records events through the single batching writer.
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<Pending>,
+    tx: mpsc::Sender<Queued>,
     clock: Arc<dyn Clock>,
     /// The newest committed sequence number this process wrote (0 until the first batch).
     head: watch::Receiver<i64>,
@@ -413,14 +422,24 @@ impl AuditLog {
     ) -> CoreResult<()> {
         let at = self.clock.now_ms();
         self.tx
-            .send(Pending {
+            .send(Queued::Event(Pending {
                 event,
                 at,
                 issuance,
                 ack,
-            })
+            }))
             .await
             .map_err(|_| CoreError::Invalid("the audit writer has stopped".into()))
+    }
+
+    /// Returns once every event queued before this call is written (or failed and was logged):
+    /// a stopping server calls it before closing the database, so events queued without
+    /// confirmation are not lost.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.tx.send(Queued::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
     }
 
     async fn submit(&self, event: AuditEvent, issuance: Option<Issuance>) -> CoreResult<()> {
@@ -434,52 +453,74 @@ impl AuditLog {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, committed: watch::Sender<i64>) {
+async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::Sender<i64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut flushes = Vec::new();
     // The chain head, kept here so a batch is only INSERTs; re-read after any failure (another
     // instance may have appended).
     let mut head: Option<(i64, String)> = None;
     while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
-            }
-        }
-        let mut result = Err(String::new());
-        // A conflict on `seq` means another instance appended at the same moment: re-read the
-        // head and try again.
-        for attempt in 0..5u64 {
-            if head.is_none() {
-                head = read_head(&store).await.ok();
-            }
-            let Some(current) = head.clone() else {
-                result = Err("cannot read the audit chain head".into());
-                tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
-                continue;
-            };
-            match write_batch(&store, &batch, current).await {
-                Ok(new_head) => {
-                    committed.send_replace(new_head.0);
-                    head = Some(new_head);
-                    result = Ok(());
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Queued::Event(pending) => batch.push(pending),
+                // Everything queued before the flush goes into this batch; nothing after it.
+                Queued::Flush(done) => {
+                    flushes.push(done);
                     break;
                 }
-                Err(e) => {
-                    head = None;
-                    result = Err(e.to_string());
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
-                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        if let Err(e) = &result {
-            tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
+        if !batch.is_empty() {
+            let result = commit_batch(&store, &batch, &mut head, &committed).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
+            }
+            for pending in batch.drain(..) {
+                let _ = pending.ack.send(result.clone());
+            }
         }
-        for pending in batch.drain(..) {
-            let _ = pending.ack.send(result.clone());
+        for done in flushes.drain(..) {
+            let _ = done.send(());
         }
     }
+}
+
+/// Writes `batch` after the chain head, retrying a few times: a conflict on `seq` means another
+/// instance appended at the same moment, so the head is re-read and the batch tried again.
+async fn commit_batch(
+    store: &Store,
+    batch: &[Pending],
+    head: &mut Option<(i64, String)>,
+    committed: &watch::Sender<i64>,
+) -> Result<(), String> {
+    let mut result = Err(String::new());
+    for attempt in 0..5u64 {
+        if head.is_none() {
+            *head = read_head(store).await.ok();
+        }
+        let Some(current) = head.clone() else {
+            result = Err("cannot read the audit chain head".into());
+            tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+            continue;
+        };
+        match write_batch(store, batch, current).await {
+            Ok(new_head) => {
+                committed.send_replace(new_head.0);
+                *head = Some(new_head);
+                return Ok(());
+            }
+            Err(e) => {
+                *head = None;
+                result = Err(e.to_string());
+                tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+            }
+        }
+    }
+    result
 }
 
 /// The last event's sequence number and hash (or the genesis values).

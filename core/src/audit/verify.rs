@@ -212,6 +212,47 @@ mod tests {
         }
     }
 
+    /// Events queued without confirmation, mixed with confirmed ones, are all written, in the
+    /// order they were queued, once `flush` returns.
+    #[tokio::test]
+    async fn unconfirmed_events_are_written_in_order_by_the_time_flush_returns() {
+        for db in each_backend().await {
+            let store = db.store().await;
+            store.migrate().await.expect("migrate");
+            let log = AuditLog::spawn(store.clone(), Arc::new(SystemClock));
+            for i in 0..300 {
+                let event = AuditEvent::new(
+                    EventType::TokenIntrospected,
+                    Outcome::Success,
+                    ActorKind::Agent,
+                )
+                .with("n", i);
+                if i % 100 == 50 {
+                    log.record(event).await.expect("record");
+                } else {
+                    log.record_unconfirmed(event).await.expect("queue");
+                }
+            }
+            log.flush().await;
+            let numbers: Vec<String> =
+                sqlx::query_scalar("SELECT detail FROM audit_events ORDER BY seq")
+                    .fetch_all(store.pool())
+                    .await
+                    .expect("details");
+            let numbers: Vec<i64> = numbers
+                .iter()
+                .map(|d| {
+                    serde_json::from_str::<serde_json::Value>(d).expect("json")["n"]
+                        .as_i64()
+                        .expect("n")
+                })
+                .collect();
+            assert_eq!(numbers, (0..300).collect::<Vec<i64>>(), "{:?}", db.backend);
+            let report = verify_chain(&store, None, None).await.expect("verify");
+            assert_eq!((report.checked, report.broken), (300, None));
+        }
+    }
+
     #[tokio::test]
     async fn two_reordered_events_are_named() {
         for db in each_backend().await {
