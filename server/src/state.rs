@@ -19,8 +19,27 @@ use mandate_core::model::{Agent, McpServer, Scope};
 use mandate_core::policy::Policy;
 use mandate_core::store::agents::AgentSecrets;
 
+/// What every handler can reach: one reference-counted pointer, so the clone each request,
+/// extractor and middleware makes is a counter increment (the fields behind it include the
+/// Leptos options, a dozen strings).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl AppState {
+    pub fn new(inner: AppStateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct AppStateInner {
     pub store: Store,
     pub config: Arc<Config>,
     pub master_key: MasterKey,

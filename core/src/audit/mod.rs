@@ -12,11 +12,15 @@ pub mod verify;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use sqlx::pool::PoolConnection;
+use sqlx::Any;
+use sqlx::AnyConnection;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, UnixMillis};
 use crate::error::{CoreError, CoreResult};
+use crate::store::agents::touch_agents;
 use crate::store::tokens::{write_issuances, Issuance};
 use crate::store::Store;
 
@@ -453,13 +457,81 @@ impl AuditLog {
     }
 }
 
+/// One transaction's worth: the events (with their tokens) and the agents whose use it records.
+struct BatchWrite<'a> {
+    events: &'a [Pending],
+    agents_used: &'a [(String, UnixMillis)],
+}
+
+/// When this process last recorded each agent's use. `last_used_at` (DCR expiry, the console)
+/// needs minute precision, so an agent's use is written at most once a minute, in the batch
+/// of one of its issuances.
+#[derive(Default)]
+struct AgentsUsed {
+    recorded: std::collections::HashMap<String, UnixMillis>,
+}
+
+impl AgentsUsed {
+    const EVERY_MS: UnixMillis = 60_000;
+    const MAX_AGENTS: usize = 100_000;
+
+    /// The agents of `batch`'s issuances not recorded within the last minute, with the time of
+    /// their latest issuance in it.
+    fn to_record(&self, batch: &[Pending]) -> Vec<(String, UnixMillis)> {
+        let mut used: Vec<(String, UnixMillis)> = Vec::new();
+        for issuance in batch.iter().filter_map(|p| p.issuance.as_ref()) {
+            let at = issuance.issued_at;
+            if self
+                .recorded
+                .get(&issuance.agent_id)
+                .is_some_and(|last| at - last < Self::EVERY_MS)
+            {
+                continue;
+            }
+            match used.iter_mut().find(|(id, _)| *id == issuance.agent_id) {
+                Some(entry) => entry.1 = entry.1.max(at),
+                None => used.push((issuance.agent_id.clone(), at)),
+            }
+        }
+        used
+    }
+
+    fn recorded(&mut self, used: Vec<(String, UnixMillis)>) {
+        if self.recorded.len() + used.len() > Self::MAX_AGENTS {
+            self.recorded.clear();
+        }
+        self.recorded.extend(used);
+    }
+}
+
+/// How long the writer keeps its connection once the queue is empty. While events keep
+/// coming, every batch runs on the same connection, whose page cache stays warm; a pooled
+/// connection taken per batch would have to re-read the pages another connection changed.
+const KEEP_CONNECTION: std::time::Duration = std::time::Duration::from_millis(200);
+
 async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::Sender<i64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     // The chain head, kept here so a batch is only INSERTs; re-read after any failure (another
     // instance may have appended).
     let mut head: Option<(i64, String)> = None;
-    while let Some(first) = rx.recv().await {
+    let mut connection: Option<PoolConnection<Any>> = None;
+    let mut agents_used = AgentsUsed::default();
+    loop {
+        let first = if connection.is_some() {
+            match tokio::time::timeout(KEEP_CONNECTION, rx.recv()).await {
+                Ok(item) => item,
+                Err(_) => {
+                    // Idle: the connection goes back to the pool (so closing the pool never
+                    // waits for the writer).
+                    connection = None;
+                    rx.recv().await
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = first else { break };
         let mut next = Some(first);
         while let Some(item) = next.take() {
             match item {
@@ -475,7 +547,15 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::
             }
         }
         if !batch.is_empty() {
-            let result = commit_batch(&store, &batch, &mut head, &committed).await;
+            let used = agents_used.to_record(&batch);
+            let write = BatchWrite {
+                events: &batch,
+                agents_used: &used,
+            };
+            let result = commit_batch(&store, &mut connection, &write, &mut head, &committed).await;
+            if result.is_ok() {
+                agents_used.recorded(used);
+            }
             if let Err(e) = &result {
                 tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
             }
@@ -483,31 +563,44 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::
                 let _ = pending.ack.send(result.clone());
             }
         }
-        for done in flushes.drain(..) {
-            let _ = done.send(());
+        if !flushes.is_empty() {
+            // A flush comes before the pool closes: give the connection back first.
+            connection = None;
+            for done in flushes.drain(..) {
+                let _ = done.send(());
+            }
         }
     }
 }
 
 /// Writes `batch` after the chain head, retrying a few times: a conflict on `seq` means another
 /// instance appended at the same moment, so the head is re-read and the batch tried again.
+/// Runs on the writer's `connection`, taking one from the pool when it has none; a connection
+/// that failed is given back (it may be broken) and a fresh one taken for the next attempt.
 async fn commit_batch(
     store: &Store,
-    batch: &[Pending],
+    connection: &mut Option<PoolConnection<Any>>,
+    batch: &BatchWrite<'_>,
     head: &mut Option<(i64, String)>,
     committed: &watch::Sender<i64>,
 ) -> Result<(), String> {
     let mut result = Err(String::new());
     for attempt in 0..5u64 {
-        if head.is_none() {
-            *head = read_head(store).await.ok();
+        let outcome = async {
+            if connection.is_none() {
+                *connection = Some(store.pool().acquire().await?);
+            }
+            let Some(conn) = connection.as_mut() else {
+                return Err(CoreError::Invalid("no database connection".into()));
+            };
+            let current = match head.clone() {
+                Some(current) => current,
+                None => read_head(conn).await?,
+            };
+            write_batch(store, conn, batch, current).await
         }
-        let Some(current) = head.clone() else {
-            result = Err("cannot read the audit chain head".into());
-            tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
-            continue;
-        };
-        match write_batch(store, batch, current).await {
+        .await;
+        match outcome {
             Ok(new_head) => {
                 committed.send_replace(new_head.0);
                 *head = Some(new_head);
@@ -515,6 +608,7 @@ async fn commit_batch(
             }
             Err(e) => {
                 *head = None;
+                *connection = None;
                 result = Err(e.to_string());
                 tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
             }
@@ -524,15 +618,16 @@ async fn commit_batch(
 }
 
 /// The last event's sequence number and hash (or the genesis values).
-async fn read_head(store: &Store) -> CoreResult<(i64, String)> {
+async fn read_head(conn: &mut AnyConnection) -> CoreResult<(i64, String)> {
     let head: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(store.pool())
+            .fetch_optional(conn)
             .await?;
     Ok(head.unwrap_or((0, GENESIS_HASH.to_owned())))
 }
 
-/// Audit rows per multi-row INSERT (20 parameters each).
+/// Audit rows per multi-row INSERT at most (20 parameters each; a power of two, see
+/// [`crate::store::power_of_two_chunks`]).
 const EVENTS_PER_STATEMENT: usize = 64;
 
 fn outcome_str(outcome: Outcome) -> &'static str {
@@ -556,12 +651,15 @@ fn actor_str(actor: ActorKind) -> &'static str {
 /// Appends `batch` after `head` in one transaction; returns the new head.
 async fn write_batch(
     store: &Store,
-    batch: &[Pending],
+    conn: &mut AnyConnection,
+    write: &BatchWrite<'_>,
     head: (i64, String),
 ) -> CoreResult<(i64, String)> {
-    let mut tx = store.begin_write().await?;
+    let batch = write.events;
+    let mut tx = store.begin_write_on(conn).await?;
     let issuances: Vec<&Issuance> = batch.iter().filter_map(|p| p.issuance.as_ref()).collect();
     write_issuances(&mut tx, store.backend(), &issuances).await?;
+    touch_agents(&mut tx, write.agents_used).await?;
     let (mut seq, mut prev) = head;
     let mut rows = Vec::with_capacity(batch.len());
     for pending in batch {
@@ -574,7 +672,7 @@ async fn write_batch(
             pending,
         ));
     }
-    for chunk in rows.chunks(EVENTS_PER_STATEMENT) {
+    for chunk in crate::store::power_of_two_chunks(&rows, EVENTS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO audit_events (seq, id, occurred_at, event_type, outcome, actor_kind, actor_id,
                 agent_id, user_id, tenant_id, mcp_server_id, scopes_requested, scopes_granted, policies,
@@ -637,6 +735,54 @@ mod tests {
             "content matters"
         );
         assert_eq!(h1, chain_hash(GENESIS_HASH, 1, 10, &e), "deterministic");
+    }
+
+    #[tokio::test]
+    async fn issuances_record_their_agents_use_in_the_same_commit_at_most_once_a_minute() {
+        for db in crate::testing::each_backend().await {
+            let store = db.store().await;
+            store.migrate().await.expect("migrate");
+            let agent = crate::model::Agent::sample("used-agent");
+            store
+                .insert_agent(&agent, &crate::store::agents::AgentSecrets::default())
+                .await
+                .expect("agent");
+            let log = AuditLog::spawn(store.clone(), Arc::new(crate::clock::SystemClock));
+            let issue = |jti: &str, at: UnixMillis| {
+                let event =
+                    AuditEvent::new(EventType::TokenIssued, Outcome::Success, ActorKind::Agent)
+                        .agent("used-agent");
+                let issuance = Issuance {
+                    jti: jti.into(),
+                    family_id: None,
+                    agent_id: "used-agent".into(),
+                    mcp_server_id: "server".into(),
+                    access_expires_at: at + 600_000,
+                    refresh: None,
+                    issued_at: at,
+                };
+                log.record_issuance(event, issuance)
+            };
+            let last_used = || async {
+                store
+                    .agent(&agent.id)
+                    .await
+                    .expect("read")
+                    .expect("agent")
+                    .last_used_at
+            };
+            assert_eq!(last_used().await, None);
+            issue("j1", 1_000_000).await.expect("first issuance");
+            assert_eq!(
+                last_used().await,
+                Some(1_000_000),
+                "written by the issuance's commit, before record_issuance returned"
+            );
+            issue("j2", 1_030_000).await.expect("within the minute");
+            assert_eq!(last_used().await, Some(1_000_000), "not rewritten");
+            issue("j3", 1_061_000).await.expect("a minute later");
+            assert_eq!(last_used().await, Some(1_061_000));
+        }
     }
 
     #[tokio::test]

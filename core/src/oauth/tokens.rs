@@ -135,6 +135,41 @@ pub struct KeySet {
     verifiers: Arc<HashMap<String, Vec<u8>>>,
     jwks: Arc<serde_json::Value>,
     jwks_body: Arc<str>,
+    verified: Arc<VerifiedTokens>,
+}
+
+/// SHA-256 digests of tokens whose header and signature this key set has verified, with their
+/// expiry: a resource server introspects the same token on every call, and the P-256
+/// verification is the larger part of answering it. A token whose digest is here has exactly
+/// the bytes that verified (finding another would take a SHA-256 second preimage), so only its
+/// claims are checked again. Bounded; it belongs to one key set, so a key reload starts afresh.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: std::sync::Mutex<HashMap<[u8; 32], i64>>,
+}
+
+impl VerifiedTokens {
+    const CAPACITY: usize = 16_384;
+
+    fn contains(&self, digest: &[u8; 32]) -> bool {
+        self.entries
+            .lock()
+            .map(|entries| entries.contains_key(digest))
+            .unwrap_or(false)
+    }
+
+    fn insert(&self, digest: [u8; 32], exp: i64, now_secs: i64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= Self::CAPACITY {
+            entries.retain(|_, e| *e > now_secs);
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, exp);
+    }
 }
 
 impl std::fmt::Debug for KeySet {
@@ -208,6 +243,7 @@ impl KeySet {
             verifiers: Arc::new(verifiers),
             jwks_body: jwks.to_string().into(),
             jwks: Arc::new(jwks),
+            verified: Arc::default(),
         })
     }
 
@@ -250,6 +286,32 @@ impl KeySet {
         issuer: &str,
         now_secs: i64,
     ) -> Result<AccessTokenClaims, TokenRejection> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let payload = if self.verified.contains(&digest) {
+            token.split('.').nth(1).ok_or(TokenRejection::Malformed)?
+        } else {
+            self.verify_signature(token)?
+        };
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenRejection::Malformed)?;
+        let claims: AccessTokenClaims =
+            serde_json::from_slice(&payload).map_err(|_| TokenRejection::Malformed)?;
+        if claims.iss != issuer {
+            return Err(TokenRejection::WrongIssuer);
+        }
+        if claims.exp <= now_secs {
+            return Err(TokenRejection::Expired);
+        }
+        if claims.nbf > now_secs + 5 {
+            return Err(TokenRejection::NotYetValid);
+        }
+        self.verified.insert(digest, claims.exp, now_secs);
+        Ok(claims)
+    }
+
+    /// Checks the JOSE header and the signature of `token`; returns its payload segment.
+    fn verify_signature<'t>(&self, token: &'t str) -> Result<&'t str, TokenRejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
         if header.alg != Algorithm::ES256 {
             return Err(TokenRejection::BadSignature);
@@ -271,21 +333,7 @@ impl KeySet {
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
             .verify(signing_input.as_bytes(), &signature)
             .map_err(|_| TokenRejection::BadSignature)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| TokenRejection::Malformed)?;
-        let claims: AccessTokenClaims =
-            serde_json::from_slice(&payload).map_err(|_| TokenRejection::Malformed)?;
-        if claims.iss != issuer {
-            return Err(TokenRejection::WrongIssuer);
-        }
-        if claims.exp <= now_secs {
-            return Err(TokenRejection::Expired);
-        }
-        if claims.nbf > now_secs + 5 {
-            return Err(TokenRejection::NotYetValid);
-        }
-        Ok(claims)
+        Ok(payload)
     }
 }
 
@@ -364,6 +412,38 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(br#"{"iss":"iss","sub":"admin"}"#);
         parts[1] = &forged;
         assert!(keys.verify(&parts.join("."), "iss", 1_001).is_err());
+    }
+
+    #[test]
+    fn a_verified_token_is_still_checked_for_issuer_and_lifetime_and_only_its_exact_bytes_pass() {
+        let master = MasterKey::generate();
+        let keys = KeySet::from_stored(&[stored(&master, true, 1)], &master).expect("keyset");
+        let token = keys.sign(&claims("iss", 1_000)).expect("sign");
+        assert!(keys.verify(&token, "iss", 1_001).is_ok());
+        assert!(
+            keys.verify(&token, "iss", 1_002).is_ok(),
+            "second time, from the cache"
+        );
+        assert_eq!(
+            keys.verify(&token, "other", 1_002),
+            Err(TokenRejection::WrongIssuer)
+        );
+        assert_eq!(
+            keys.verify(&token, "iss", 1_600),
+            Err(TokenRejection::Expired)
+        );
+        // Same header and payload, another signature: not the bytes that verified.
+        let (signing_input, signature) = token.rsplit_once('.').expect("jws");
+        let mut sig = URL_SAFE_NO_PAD.decode(signature).expect("b64");
+        sig[10] ^= 1;
+        let tampered = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig));
+        assert_eq!(
+            keys.verify(&tampered, "iss", 1_002),
+            Err(TokenRejection::BadSignature)
+        );
+        // Another deployment's key set has not verified it, and its key does not.
+        let other = KeySet::from_stored(&[stored(&master, true, 1)], &master).expect("keyset");
+        assert!(other.verify(&token, "iss", 1_002).is_err());
     }
 
     #[test]

@@ -223,16 +223,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records that the agent was used (token issued).
-    pub async fn touch_agent(&self, id: &AgentId, now: UnixMillis) -> CoreResult<()> {
-        sqlx::query("UPDATE agents SET last_used_at = $2 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// The scopes `agent` may ever get on `server`; `None` means every scope of the server.
     pub async fn agent_allowance(
         &self,
@@ -273,4 +263,21 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+/// Records that agents were used (`last_used_at`, which feeds DCR expiry and the console),
+/// inside the caller's transaction: the audit writer does it in the batch that records their
+/// issuances, so the token endpoint never takes the write lock for it.
+pub(crate) async fn touch_agents(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    used: &[(String, UnixMillis)],
+) -> CoreResult<()> {
+    for (agent_id, at) in used {
+        sqlx::query("UPDATE agents SET last_used_at = $2 WHERE id = $1")
+            .bind(agent_id.as_str())
+            .bind(*at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

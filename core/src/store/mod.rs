@@ -113,6 +113,12 @@ impl Store {
                     sqlx::query("PRAGMA foreign_keys = ON")
                         .execute(&mut *conn)
                         .await?;
+                    // A running server checkpoints in the background (see
+                    // `spawn_wal_checkpointer`), so a commit rarely has to; this is the safety
+                    // net for when it cannot keep up, and for the CLI's short runs.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 8000")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             });
@@ -137,6 +143,43 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// [`Store::begin_write`] on a connection the caller holds.
+    pub async fn begin_write_on<'c>(
+        &self,
+        conn: &'c mut sqlx::AnyConnection,
+    ) -> CoreResult<sqlx::Transaction<'c, sqlx::Any>> {
+        use sqlx::Connection;
+        Ok(match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        })
+    }
+
+    /// On SQLite, copies the write-ahead log into the database file every `period` in the
+    /// background (`PRAGMA wal_checkpoint(PASSIVE)`, which neither waits for nor blocks a
+    /// writer). Otherwise the commit that crosses the autocheckpoint threshold runs the
+    /// checkpoint and its fsync itself, and every request waiting on that commit waits with it.
+    /// `None` on PostgreSQL.
+    pub fn spawn_wal_checkpointer(&self, period: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let pool = self.pool.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+        }))
     }
 
     /// Closes every connection; pending queries finish first.
@@ -204,6 +247,23 @@ pub(crate) fn values_placeholders(backend: Backend, rows: usize, cols: usize) ->
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
+/// Splits `rows` into slices whose lengths are powers of two, at most `max` (a power of two),
+/// largest first: 37 rows at most 64 are 32 + 4 + 1. A multi-row INSERT's text depends on its
+/// row count, and each text is a prepared statement in the connection's cache; a few fixed
+/// sizes keep every batch's statements cached instead of preparing one per batch size.
+pub(crate) fn power_of_two_chunks<T>(rows: &[T], max: usize) -> Vec<&[T]> {
+    debug_assert!(max.is_power_of_two());
+    let mut chunks = Vec::new();
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = max.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(size);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
 /// Booleans are stored as INTEGER 0/1 on both backends.
 pub(crate) fn flag(value: bool) -> i64 {
     i64::from(value)
@@ -221,6 +281,66 @@ mod tests {
         );
         assert_eq!(values_placeholders(Backend::Postgres, 1, 1), "($1)");
         assert_eq!(values_placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_copies_the_write_ahead_log_into_the_database_file() {
+        let db = crate::testing::sqlite();
+        let store = db.store().await;
+        store.migrate().await.expect("migrate");
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(store.pool())
+            .await
+            .expect("start from an empty log");
+        let path = db.url.trim_start_matches("sqlite://").to_owned();
+        let file_len = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = file_len();
+        // ~1 MB of rows: far below the autocheckpoint threshold, so they stay in the log
+        // unless something checkpoints.
+        let big = "x".repeat(4_000);
+        for i in 0..250 {
+            sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2)")
+                .bind(format!("filler-{i}"))
+                .bind(&big)
+                .execute(store.pool())
+                .await
+                .expect("insert");
+        }
+        assert_eq!(file_len(), before, "the rows are still only in the log");
+        let task = store
+            .spawn_wal_checkpointer(Duration::from_millis(10))
+            .expect("SQLite has a checkpointer");
+        let mut copied = false;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if file_len() > before + 500_000 {
+                copied = true;
+                break;
+            }
+        }
+        task.abort();
+        assert!(
+            copied,
+            "the database file grew from {before} to {} bytes",
+            file_len()
+        );
+    }
+
+    #[test]
+    fn power_of_two_chunks_cover_every_row_in_order() {
+        let rows: Vec<u32> = (0..37).collect();
+        let sizes: Vec<usize> = power_of_two_chunks(&rows, 64)
+            .iter()
+            .map(|c| c.len())
+            .collect();
+        assert_eq!(sizes, [32, 4, 1]);
+        let rows: Vec<u32> = (0..200).collect();
+        let chunks = power_of_two_chunks(&rows, 64);
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [64, 64, 64, 8]);
+        assert_eq!(chunks.concat(), rows);
+        assert!(power_of_two_chunks::<u32>(&[], 64).is_empty());
+        assert_eq!(power_of_two_chunks(&[7], 64), [&[7][..]]);
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub(crate) async fn write_issuances(
     backend: super::Backend,
     issuances: &[&Issuance],
 ) -> CoreResult<()> {
-    for chunk in issuances.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::power_of_two_chunks(issuances, ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at) VALUES {}",
             super::values_placeholders(backend, chunk.len(), 5)
@@ -169,7 +169,7 @@ pub(crate) async fn write_issuances(
         .iter()
         .filter_map(|i| i.refresh.as_ref().map(|r| (*i, r)))
         .collect();
-    for chunk in refreshes.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::power_of_two_chunks(&refreshes, ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at) VALUES {}",
             super::values_placeholders(backend, chunk.len(), 5)
@@ -188,7 +188,8 @@ pub(crate) async fn write_issuances(
     Ok(())
 }
 
-/// Rows per multi-row INSERT (well under SQLite's and PostgreSQL's parameter limits).
+/// Rows per multi-row INSERT at most (well under SQLite's and PostgreSQL's parameter limits;
+/// a power of two, see [`super::power_of_two_chunks`]).
 const ROWS_PER_STATEMENT: usize = 64;
 
 const CODE_COLUMNS: &str = "family_id, agent_id, user_id, tenant_id, mcp_server_id, redirect_uri,
