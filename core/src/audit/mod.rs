@@ -553,11 +553,11 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::
                 agents_used: &used,
             };
             let result = commit_batch(&store, &mut connection, &write, &mut head, &committed).await;
-            if result.is_ok() {
-                agents_used.recorded(used);
-            }
-            if let Err(e) = &result {
-                tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
+            match &result {
+                Ok(()) => agents_used.recorded(used),
+                Err(e) => {
+                    tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
+                }
             }
             for pending in batch.drain(..) {
                 let _ = pending.ack.send(result.clone());
@@ -573,14 +573,14 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::
     }
 }
 
-/// Writes `batch` after the chain head, retrying a few times: a conflict on `seq` means another
+/// Writes a batch after the chain head, retrying a few times: a conflict on `seq` means another
 /// instance appended at the same moment, so the head is re-read and the batch tried again.
 /// Runs on the writer's `connection`, taking one from the pool when it has none; a connection
 /// that failed is given back (it may be broken) and a fresh one taken for the next attempt.
 async fn commit_batch(
     store: &Store,
     connection: &mut Option<PoolConnection<Any>>,
-    batch: &BatchWrite<'_>,
+    write: &BatchWrite<'_>,
     head: &mut Option<(i64, String)>,
     committed: &watch::Sender<i64>,
 ) -> Result<(), String> {
@@ -597,7 +597,7 @@ async fn commit_batch(
                 Some(current) => current,
                 None => read_head(conn).await?,
             };
-            write_batch(store, conn, batch, current).await
+            write_batch(store, conn, write, current).await
         }
         .await;
         match outcome {
