@@ -221,10 +221,7 @@ pub async fn serve(
     key_watcher.abort();
     pruner.abort();
     upkeep.abort();
-    for task in [forwarder, checkpointer].into_iter().flatten() {
-        task.abort();
-    }
-    if let Some(task) = metrics {
+    for task in [forwarder, checkpointer, metrics].into_iter().flatten() {
         task.abort();
     }
     // Events queued without waiting for their commit (introspections) are written first.
