@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod clock;
 pub mod crypto;
+pub mod enrich;
 pub mod error;
 pub mod identity;
 pub mod ids;

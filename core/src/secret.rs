@@ -24,16 +24,19 @@ pub enum SecretKind {
     AdminApiKey,
     /// Lets a person choose their password once (an invitation or a reset by an admin).
     PasswordLink,
+    /// Signs the calls to an issuance hook (HMAC-SHA256 key; kept sealed, not hashed).
+    HookKey,
 }
 
 impl SecretKind {
-    const ALL: [SecretKind; 6] = [
+    const ALL: [SecretKind; 7] = [
         Self::ClientSecret,
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::RegistrationAccessToken,
         Self::AdminApiKey,
         Self::PasswordLink,
+        Self::HookKey,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -44,6 +47,7 @@ impl SecretKind {
             Self::RegistrationAccessToken => "mdt_rat_",
             Self::AdminApiKey => "mdt_ak_",
             Self::PasswordLink => "mdt_pl_",
+            Self::HookKey => "mdt_hk_",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod config_cli;
 pub mod demo_mcp;
 pub mod error;
+pub mod hooks;
 pub mod master_key;
 pub mod metrics;
 pub mod middleware;

@@ -1,6 +1,7 @@
-//! Outbound HTTP for fetching client metadata documents, guarded against SSRF: https only,
-//! every resolved address (also after redirects) must be public, bounded in time and size,
-//! no proxies, no cookies. Loopback and an extra CA can be allowed for tests only.
+//! Outbound HTTP, guarded against SSRF: client metadata documents (https only, every resolved
+//! address, also after redirects, must be public, bounded in time and size, no proxies, no
+//! cookies) and the resolver and URL checks the issuance hooks' client (`crate::hooks`)
+//! shares. Loopback and an extra CA can be allowed for tests only.
 
 use futures_util::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -58,23 +59,52 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-fn allowed(ip: IpAddr, allow_loopback: bool) -> bool {
-    is_public(ip) || (allow_loopback && ip.is_loopback())
+/// Whether `ip` is in a private network an operator may run services in: RFC 1918, CGNAT
+/// (RFC 6598) and IPv6 unique-local addresses. Never link-local (cloud metadata lives there)
+/// nor loopback.
+pub fn is_private_network(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private() || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_private_network(IpAddr::V4(v4)),
+            None => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        },
+    }
+}
+
+/// Which addresses outbound calls may reach besides public ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddressPolicy {
+    /// Private networks ([`is_private_network`]).
+    pub private: bool,
+    /// Loopback, and plain http to it (tests).
+    pub loopback: bool,
+}
+
+impl AddressPolicy {
+    pub fn allows(self, ip: IpAddr) -> bool {
+        is_public(ip)
+            || (self.loopback && ip.to_canonical().is_loopback())
+            || (self.private && is_private_network(ip))
+    }
 }
 
 /// Resolves names and drops every address that is not allowed.
-struct GuardedResolver {
-    allow_loopback: bool,
+pub(crate) struct GuardedResolver {
+    pub policy: AddressPolicy,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_loopback = self.allow_loopback;
+        let policy = self.policy;
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|a| allowed(a.ip(), allow_loopback))
+                .filter(|a| policy.allows(a.ip()))
                 .collect();
             if addrs.is_empty() {
                 return Err(Box::new(FetchError::ForbiddenAddress(host))
@@ -90,15 +120,24 @@ fn check_url(url: &Url, allow_loopback: bool) -> Result<(), FetchError> {
     if url.scheme() != "https" {
         return Err(FetchError::NotHttps);
     }
+    check_literal(
+        url,
+        AddressPolicy {
+            private: false,
+            loopback: allow_loopback,
+        },
+    )
+}
+
+/// An IP-literal host must be allowed by `policy` (names are checked by the resolver).
+pub(crate) fn check_literal(url: &Url, policy: AddressPolicy) -> Result<(), FetchError> {
     let literal = match url.host() {
         Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
         Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
         _ => None,
     };
     match literal {
-        Some(ip) if !allowed(ip, allow_loopback) => {
-            Err(FetchError::ForbiddenAddress(ip.to_string()))
-        }
+        Some(ip) if !policy.allows(ip) => Err(FetchError::ForbiddenAddress(ip.to_string())),
         _ => Ok(()),
     }
 }
@@ -128,7 +167,12 @@ impl OutboundClient {
             }
         });
         let mut builder = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver { allow_loopback }))
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: AddressPolicy {
+                    private: false,
+                    loopback: allow_loopback,
+                },
+            }))
             .redirect(redirect_policy)
             .timeout(Duration::from_secs(3))
             .connect_timeout(Duration::from_secs(2))
@@ -217,6 +261,36 @@ mod tests {
         ] {
             assert!(is_public(ip.parse().expect("ip")), "{ip}");
         }
+    }
+
+    #[test]
+    fn private_networks_are_allowed_only_when_the_policy_says_so_and_link_local_never() {
+        let private = AddressPolicy {
+            private: true,
+            loopback: false,
+        };
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip = ip.parse().expect("ip");
+            assert!(private.allows(ip), "{ip}");
+            assert!(!AddressPolicy::default().allows(ip), "{ip}");
+        }
+        for ip in ["169.254.169.254", "fe80::1", "127.0.0.1", "::1", "0.0.0.0"] {
+            assert!(!private.allows(ip.parse().expect("ip")), "{ip}");
+        }
+        let loopback = AddressPolicy {
+            private: false,
+            loopback: true,
+        };
+        assert!(loopback.allows("127.0.0.1".parse().expect("ip")));
+        assert!(loopback.allows("::ffff:127.0.0.1".parse().expect("ip")));
+        assert!(!loopback.allows("10.0.0.1".parse().expect("ip")));
     }
 
     #[test]

@@ -11,8 +11,12 @@ const ERROR_PAGE_CSP: &str =
 
 /// An error page: what went wrong and what the person can do.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let html =
-        app::pages::auth::error::error_document(ErrorView::new(status.as_u16(), title, message));
+    error_view_page(status, ErrorView::new(status.as_u16(), title, message))
+}
+
+/// [`error_page`] for a prepared view (one with a link back to the application, say).
+pub fn error_view_page(status: StatusCode, view: ErrorView) -> Response {
+    let html = app::pages::auth::error::error_document(view);
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],

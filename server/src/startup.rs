@@ -136,6 +136,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
     };
     let outbound = OutboundClient::new(config.cimd_allow_loopback, extra_ca.as_deref())
         .map_err(|e| StartupError::Config(format!("MANDATE_CIMD_EXTRA_CA_FILE: {e}")))?;
+    let hooks = crate::hooks::HookClient::new(config.hooks_network)
+        .map_err(|e| StartupError::Config(format!("issuance hooks' HTTP client: {e}")))?;
     let webauthn = crate::routes::passkeys::relying_party(&config.public_url);
     let state = AppState::new(AppStateInner {
         store,
@@ -149,6 +151,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
         limits: RateLimits::default(),
         webauthn,
         outbound,
+        hooks,
         caches: Default::default(),
     });
     Ok(Prepared {

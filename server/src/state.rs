@@ -50,6 +50,8 @@ pub struct AppStateInner {
     pub clock: Arc<dyn Clock>,
     pub limits: RateLimits,
     pub outbound: OutboundClient,
+    /// Calls the MCP servers' issuance hooks.
+    pub hooks: crate::hooks::HookClient,
     pub caches: Caches,
     /// The WebAuthn relying party; `None` when the public URL's host is an IP address.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,

@@ -22,6 +22,10 @@ pub struct ErrorView {
     pub status: u16,
     pub title: String,
     pub message: String,
+    /// Where "Back to the application" leads (an authorization's error redirect), if the
+    /// application is waiting for an answer.
+    #[serde(default)]
+    pub back_to: Option<String>,
 }
 
 impl ErrorView {
@@ -30,7 +34,14 @@ impl ErrorView {
             status,
             title: title.into(),
             message: message.into(),
+            back_to: None,
         }
+    }
+
+    /// The page offers a link back to the waiting application.
+    pub fn with_back_to(mut self, url: impl Into<String>) -> Self {
+        self.back_to = Some(url.into());
+        self
     }
 }
 

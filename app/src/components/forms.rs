@@ -84,7 +84,22 @@ pub fn ErrorPanel(error: ErrorView) -> impl IntoView {
     view! {
         <h1>{error.title}</h1>
         <p role="alert" class="error">{error.message}</p>
-        <p class="muted">"You can close this window and start again from the application."</p>
+        {match error.back_to {
+            Some(to) => view! {
+                <p>
+                    <a class="button" href=to rel="external" data-testid="back-to-app">
+                        "Back to the application"
+                    </a>
+                </p>
+            }
+            .into_any(),
+            None => view! {
+                <p class="muted">
+                    "You can close this window and start again from the application."
+                </p>
+            }
+            .into_any(),
+        }}
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod config;
+pub mod hooks;
 pub mod mcp_servers;
 pub mod policies;
 pub mod tenants;

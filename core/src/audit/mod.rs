@@ -71,6 +71,8 @@ pub enum EventType {
     ConsentDenied,
     #[serde(rename = "code.issued")]
     CodeIssued,
+    #[serde(rename = "hook.called")]
+    HookCalled,
     #[serde(rename = "token.issued")]
     TokenIssued,
     #[serde(rename = "token.refreshed")]
@@ -95,7 +97,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the viewer lists them.
-    pub const ALL: [EventType; 32] = [
+    pub const ALL: [EventType; 33] = [
         Self::AgentRegistered,
         Self::AgentUpdated,
         Self::AgentDeleted,
@@ -118,6 +120,7 @@ impl EventType {
         Self::ConsentGranted,
         Self::ConsentDenied,
         Self::CodeIssued,
+        Self::HookCalled,
         Self::TokenIssued,
         Self::TokenRefreshed,
         Self::TokenFailed,
@@ -159,6 +162,7 @@ impl EventType {
             Self::ConsentGranted => "consent.granted",
             Self::ConsentDenied => "consent.denied",
             Self::CodeIssued => "code.issued",
+            Self::HookCalled => "hook.called",
             Self::TokenIssued => "token.issued",
             Self::TokenRefreshed => "token.refreshed",
             Self::TokenFailed => "token.failed",

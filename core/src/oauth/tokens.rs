@@ -54,6 +54,16 @@ pub struct AccessTokenClaims {
     pub act: Option<Actor>,
 }
 
+/// An access token's claims with what the issuance hooks added (ARCHITECTURE.md §6). The
+/// additions never use a standard claim's name: `crate::enrich` refuses those.
+#[derive(Debug, Serialize)]
+pub struct EnrichedClaims<'a> {
+    #[serde(flatten)]
+    pub claims: &'a AccessTokenClaims,
+    #[serde(flatten)]
+    pub extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
 /// A P-256 public key as a JWK.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicJwk {
@@ -265,7 +275,7 @@ impl KeySet {
     /// Signs access token claims with the active key: a JWS compact serialization
     /// (RFC 7515 §7.1) with ES256 (RFC 7518 §3.4: ECDSA P-256 over SHA-256, the signature as
     /// the 64-byte R || S).
-    pub fn sign(&self, claims: &AccessTokenClaims) -> CoreResult<String> {
+    pub fn sign(&self, claims: &(impl Serialize + ?Sized)) -> CoreResult<String> {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
         let signing_input = format!("{}.{payload}", self.signer.header_b64);
         let signature = self

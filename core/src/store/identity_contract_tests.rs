@@ -107,6 +107,7 @@ async fn a_new_consent_replaces_the_grant_and_revoking_it_revokes_its_families()
             created_at: 1,
             expires_at: i64::MAX / 2,
             revoked_at: None,
+            claims: Default::default(),
         };
         let code = crate::secret::Secret::generate(crate::secret::SecretKind::AuthorizationCode);
         let record = crate::store::tokens::CodeRecord {

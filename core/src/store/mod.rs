@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod deployment;
 pub mod factors;
 pub mod grants;
+pub mod hooks;
 mod json;
 pub mod mcp_servers;
 pub mod migrate;

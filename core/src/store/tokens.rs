@@ -24,6 +24,9 @@ pub struct TokenFamily {
     /// Absolute end of refreshing.
     pub expires_at: UnixMillis,
     pub revoked_at: Option<UnixMillis>,
+    /// Claims the issuance hooks added when the authorization was made (`crate::enrich`);
+    /// every access token of the family carries them.
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An authorization code as stored.
@@ -99,6 +102,7 @@ struct FamilyRow {
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+    claims: String,
 }
 
 impl TryFrom<FamilyRow> for TokenFamily {
@@ -116,6 +120,7 @@ impl TryFrom<FamilyRow> for TokenFamily {
             created_at: r.created_at,
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
+            claims: json::decode(&r.claims)?,
         })
     }
 }
@@ -268,7 +273,7 @@ impl Store {
     pub async fn family(&self, id: &str) -> CoreResult<Option<TokenFamily>> {
         sqlx::query_as::<_, FamilyRow>(
             "SELECT id, agent_id, user_id, tenant_id, mcp_server_id, auth_time, acr, amr,
-                    created_at, expires_at, revoked_at
+                    created_at, expires_at, revoked_at, claims
              FROM token_families WHERE id = $1",
         )
         .bind(id)
@@ -397,8 +402,8 @@ async fn insert_family(
 ) -> CoreResult<()> {
     sqlx::query(
         "INSERT INTO token_families (id, agent_id, user_id, tenant_id, mcp_server_id, auth_time, acr, amr,
-                                     created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                     created_at, expires_at, claims)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&family.id)
     .bind(&family.agent_id)
@@ -410,6 +415,7 @@ async fn insert_family(
     .bind(json::encode(&family.amr)?)
     .bind(family.created_at)
     .bind(family.expires_at)
+    .bind(json::encode(&family.claims)?)
     .execute(&mut **tx)
     .await?;
     Ok(())

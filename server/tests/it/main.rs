@@ -9,6 +9,7 @@ mod cimd;
 mod cli_config;
 mod config_as_code;
 mod health;
+mod hooks;
 mod journey;
 mod metrics;
 mod oauth_endpoints;

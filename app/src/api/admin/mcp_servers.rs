@@ -51,9 +51,34 @@ pub struct ServerFormView {
     pub scope_rows: usize,
     pub field_errors: BTreeMap<String, String>,
     pub links: Option<Links>,
+    /// The server's issuance hooks in calling order (an existing server only).
+    pub hooks: Vec<HookRow>,
+    /// A hook's signing key just created: shown in this one response only.
+    pub new_secret: Option<String>,
     pub error: Option<String>,
     pub info: Option<String>,
 }
+
+/// One issuance hook as the server page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRow {
+    pub id: String,
+    pub position: i64,
+    pub name: String,
+    pub url: String,
+    pub timeout_ms: i64,
+    pub on_failure: String,
+    pub secret_hint: String,
+}
+
+/// The hook form's fields (prefixed: the server form beside it has a `name` too).
+pub const HOOK_FIELDS: [&str; 5] = [
+    "hook_name",
+    "hook_url",
+    "hook_timeout_ms",
+    "hook_on_failure",
+    "hook_position",
+];
 
 impl ServerFormView {
     pub fn value(&self, field: &str) -> String {
@@ -93,7 +118,7 @@ pub async fn mcp_server_screen(id: String) -> Result<Screen<ServerFormView>, Ser
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{draft_from_pairs, form_errors};
+pub use ssr::{draft_from_pairs, form_errors, hook_draft_from_pairs};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -229,6 +254,31 @@ mod ssr {
         (draft, form, rows)
     }
 
+    /// A posted hook form as core's draft (a timeout or position that does not parse becomes
+    /// -1, which validation refuses beside the field).
+    pub fn hook_draft_from_pairs(
+        pairs: &[(String, String)],
+    ) -> mandate_core::admin::hooks::HookDraft {
+        let text = |k: &str| {
+            pairs
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let number = |k: &str| match text(k) {
+            t if t.is_empty() => None,
+            t => Some(t.parse::<i64>().unwrap_or(-1)),
+        };
+        mandate_core::admin::hooks::HookDraft {
+            name: text("hook_name"),
+            url: text("hook_url"),
+            timeout_ms: number("hook_timeout_ms"),
+            on_failure: Some(text("hook_on_failure")).filter(|p| !p.is_empty()),
+            position: number("hook_position"),
+        }
+    }
+
     /// Core's field names (`scopes[k].name`) as the form's (`s{row}_name`).
     pub fn form_errors(
         fields: BTreeMap<String, String>,
@@ -304,12 +354,45 @@ mod ssr {
                 }
             }
         };
-        let form = match &notice.form {
-            Some(pairs) => draft_from_pairs(pairs).1,
-            None => match &stored {
+        // A refused hook form comes back in its own fields; the server form shows what is
+        // stored.
+        let hook_form = notice
+            .form
+            .as_ref()
+            .filter(|pairs| pairs.iter().any(|(k, _)| HOOK_FIELDS.contains(&k.as_str())));
+        let mut form = match (&notice.form, hook_form) {
+            (Some(pairs), None) => draft_from_pairs(pairs).1,
+            _ => match &stored {
                 Some(s) => pairs_of(&McpServerDraft::of(&s.server, &s.scopes)),
                 None => pairs_of(&McpServerDraft::default()),
             },
+        };
+        if let Some(pairs) = hook_form {
+            form.extend(
+                pairs
+                    .iter()
+                    .filter(|(k, _)| HOOK_FIELDS.contains(&k.as_str()))
+                    .cloned(),
+            );
+        }
+        let hooks = match &stored {
+            Some(s) => admin
+                .ctx
+                .store
+                .hooks_of(s.server.id.as_str())
+                .await?
+                .into_iter()
+                .map(|h| HookRow {
+                    id: h.id,
+                    position: h.position,
+                    name: h.name,
+                    url: h.url,
+                    timeout_ms: h.timeout_ms,
+                    on_failure: h.on_failure.as_str().to_owned(),
+                    secret_hint: h.secret_hint,
+                })
+                .collect(),
+            None => Vec::new(),
         };
         let scope_rows = rows_in(&form) + BLANK_SCOPE_ROWS;
         Ok(respond(Screen::Show(ServerFormView {
@@ -322,6 +405,8 @@ mod ssr {
             scope_rows,
             field_errors: notice.fields,
             links,
+            hooks,
+            new_secret: notice.secret,
             error: notice.error,
             info: notice.info,
         })))

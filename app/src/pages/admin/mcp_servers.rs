@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{console_page, AdminFrame};
 use crate::api::admin::mcp_servers::{
-    mcp_server_screen, mcp_servers_screen, Links, McpServersView, ServerFormView,
+    mcp_server_screen, mcp_servers_screen, HookRow, Links, McpServersView, ServerFormView,
 };
 use crate::components::fields::{CheckField, TextField};
 
@@ -205,6 +205,29 @@ fn ServerForm(facts: ServerFormView) -> impl IntoView {
         "" => "off".to_owned(),
         mode => mode.to_owned(),
     };
+    let hooks_panel = facts.id.clone().map(|id| {
+        let hook_form = HookForm {
+            values: [
+                "hook_name",
+                "hook_url",
+                "hook_timeout_ms",
+                "hook_on_failure",
+                "hook_position",
+            ]
+            .map(|f| facts.value(f)),
+            errors: ["name", "url", "timeout_ms", "on_failure", "position"]
+                .map(|f| facts.field_errors.get(&format!("hook_{f}")).cloned()),
+        };
+        view! {
+            <HooksPanel
+                id
+                csrf=facts.csrf.clone()
+                hooks=facts.hooks.clone()
+                new_secret=facts.new_secret.clone()
+                form=hook_form
+            />
+        }
+    });
     let ServerFormView {
         csrf,
         form,
@@ -285,8 +308,123 @@ fn ServerForm(facts: ServerFormView) -> impl IntoView {
                     <button class="button primary" type="submit">{submit}</button>
                 </div>
             </form>
+            {hooks_panel}
             {delete}
         </AdminFrame>
     }
     .into_any()
+}
+
+/// The add-hook form as typed (after a refusal) and its errors.
+struct HookForm {
+    /// name, url, timeout_ms, on_failure, position.
+    values: [String; 5],
+    errors: [Option<String>; 5],
+}
+
+/// The server's issuance hooks: the list in calling order (each with a delete button), a new
+/// hook's key shown once, and the form that adds one. Every form posts to the server's page
+/// with an `intent`.
+#[component]
+fn HooksPanel(
+    id: String,
+    csrf: String,
+    hooks: Vec<HookRow>,
+    new_secret: Option<String>,
+    form: HookForm,
+) -> impl IntoView {
+    let action = format!("/admin/mcp-servers/{id}");
+    let HookForm { values, errors } = form;
+    let [name, url, timeout, on_failure, position] = values;
+    let [name_e, url_e, timeout_e, failure_e, position_e] = errors;
+    let continue_on = on_failure == "continue";
+    let list = if hooks.is_empty() {
+        view! { <p class="muted">"No hooks: codes are issued as soon as the person consents."</p> }
+            .into_any()
+    } else {
+        let rows = hooks
+            .into_iter()
+            .map(|h| {
+                let (action, csrf) = (action.clone(), csrf.clone());
+                view! {
+                    <tr data-testid="hook-row">
+                        <td>{h.position}</td>
+                        <td>{h.name}</td>
+                        <td><code>{h.url}</code></td>
+                        <td>{format!("{} ms", h.timeout_ms)}</td>
+                        <td>{if h.on_failure == "continue" { "continue without it" } else { "deny" }}</td>
+                        <td><code>{format!("…{}", h.secret_hint)}</code></td>
+                        <td>
+                            <form method="post" action=action>
+                                <input type="hidden" name="csrf" value=csrf />
+                                <input type="hidden" name="intent" value="hook_delete" />
+                                <input type="hidden" name="hook" value=h.id />
+                                <button class="button danger" type="submit">"Delete"</button>
+                            </form>
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th>"#"</th><th>"Name"</th><th>"URL"</th><th>"Timeout"</th>
+                        <th>"If it fails"</th><th>"Key"</th><th></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="panel" aria-labelledby="hooks-h" data-testid="hooks">
+            <h2 id="hooks-h">"Issuance hooks"</h2>
+            <p class="muted">
+                "Called in order after a person consents and before the code is issued, with a signed JSON body "
+                "(user, tenant, agent, scopes). A hook may add claims to the access token, remove scopes, or "
+                "deny with a message the person sees."
+            </p>
+            {new_secret.map(|secret| view! {
+                <div class="panel" role="status" data-testid="new-hook-key">
+                    <p><strong>"Copy this signing key now: it is not shown again."</strong></p>
+                    <p><code class="manual-key">{secret}</code></p>
+                    <p class="muted">
+                        "Check " <code>"Mandate-Signature: t=…,v1=…"</code>
+                        " as the HMAC-SHA256 of " <code>"{t}.{body}"</code> " under this key."
+                    </p>
+                </div>
+            })}
+            {list}
+            <form method="post" action=action.clone() class="form" data-testid="hook-form">
+                <h3>"Add a hook"</h3>
+                <input type="hidden" name="csrf" value=csrf.clone() />
+                <input type="hidden" name="intent" value="hook_add" />
+                <TextField name="hook_name" label="Name" value=name error=name_e required=true />
+                <TextField name="hook_url" label="URL" value=url error=url_e required=true kind="url"
+                    hint="https; plain http only on a loopback host." />
+                <TextField name="hook_timeout_ms" label="Timeout (milliseconds)" value=timeout
+                    error=timeout_e kind="number" placeholder="2000" />
+                <fieldset class="choices">
+                    <legend>"If the hook fails (unreachable, slow, a bad answer)"</legend>
+                    <label class="check" for="hook-deny">
+                        <input type="radio" id="hook-deny" name="hook_on_failure" value="deny" checked={!continue_on} />
+                        "Deny: issue nothing"
+                    </label>
+                    <label class="check" for="hook-continue">
+                        <input type="radio" id="hook-continue" name="hook_on_failure" value="continue" checked=continue_on />
+                        "Continue without its answer"
+                    </label>
+                    {failure_e.map(|m| view! { <p class="error field-error" data-field="hook_on_failure">{m}</p> })}
+                </fieldset>
+                <TextField name="hook_position" label="Position (optional)" value=position
+                    error=position_e kind="number" hint="Lower runs first; empty adds it last." />
+                <div class="actions">
+                    <button class="button primary" type="submit">"Add hook"</button>
+                </div>
+            </form>
+        </section>
+    }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::error::{ErrorCode, OAuthError};
 use super::params::TokenRequest;
 use super::scope::ScopeSet;
-use super::tokens::{AccessTokenClaims, Actor, KeySet};
+use super::tokens::{AccessTokenClaims, Actor, EnrichedClaims, KeySet};
 use crate::audit::{ActorKind, AuditEvent, AuditLog, EventType, Outcome, RequestContext};
 use crate::clock::UnixMillis;
 use crate::model::{Agent, McpServer, Scope};
@@ -170,7 +170,14 @@ async fn issue(ctx: &TokenContext<'_>, grant: Grant<'_>) -> Result<TokenResponse
         tenant,
         act,
     };
-    let access_token = ctx.keys.sign(&claims)?;
+    // Claims the issuance hooks added to the authorization (never on client_credentials).
+    let access_token = match grant.family.map(|f| &f.claims) {
+        Some(extra) if !extra.is_empty() => ctx.keys.sign(&EnrichedClaims {
+            claims: &claims,
+            extra,
+        })?,
+        _ => ctx.keys.sign(&claims)?,
+    };
     let scope_string = grant.scopes.to_scope_string();
     let refresh = match (grant.with_refresh, grant.family) {
         (true, Some(f)) => {

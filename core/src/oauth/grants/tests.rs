@@ -159,6 +159,7 @@ impl Fixture {
             created_at: NOW,
             expires_at: NOW + 90 * 24 * 3600 * 1000,
             revoked_at: None,
+            claims: Default::default(),
         };
         let code = Secret::generate(SecretKind::AuthorizationCode);
         let record = CodeRecord {

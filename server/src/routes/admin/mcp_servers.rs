@@ -35,6 +35,14 @@ pub async fn save(
         Ok(found) => found,
         Err(response) => return response,
     };
+    // The page's hook forms post here too (so a refusal renders this page).
+    match field(&form, "intent") {
+        "hook_add" => return super::hooks::add(&state, head, &caller, &access, &id, form).await,
+        "hook_delete" => {
+            return super::hooks::delete(&state, head, &caller, &access, &id, form).await
+        }
+        _ => {}
+    }
     let (draft, _, rows) = draft_from_pairs(&form);
     let now = state.now();
     let (outcome, headline) = if id == "new" {

@@ -4,6 +4,7 @@
 mod agents;
 pub mod api_keys;
 pub(crate) mod export;
+mod hooks;
 mod live;
 mod mcp_servers;
 mod people;

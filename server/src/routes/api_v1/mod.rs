@@ -7,6 +7,7 @@ mod agents;
 mod audit;
 mod auth;
 pub mod bodies;
+mod hooks;
 mod mcp_servers;
 pub mod openapi;
 mod people;
@@ -47,6 +48,14 @@ pub fn router() -> Router<AppState> {
             get(mcp_servers::read)
                 .put(mcp_servers::update)
                 .delete(mcp_servers::delete),
+        )
+        .route(
+            "/api/v1/mcp-servers/{id}/hooks",
+            get(hooks::list).post(hooks::create),
+        )
+        .route(
+            "/api/v1/mcp-servers/{id}/hooks/{hook}",
+            axum::routing::delete(hooks::delete),
         )
         .route("/api/v1/agents", get(agents::list).post(agents::create))
         .route(

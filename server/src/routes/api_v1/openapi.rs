@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, audit, mcp_servers, people, policies};
+use super::{agents, audit, hooks, mcp_servers, people, policies};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use super::{agents, audit, mcp_servers, people, policies};
     paths(
         mcp_servers::list, mcp_servers::read, mcp_servers::create, mcp_servers::update,
         mcp_servers::delete,
+        hooks::list, hooks::create, hooks::delete,
         agents::list, agents::read, agents::create, agents::update, agents::rotate_secret,
         agents::delete,
         policies::list, policies::create, policies::delete, policies::simulate,

@@ -6,6 +6,7 @@
 //! belongs to one); both are checked before anything changes.
 
 mod consent;
+mod issue;
 mod second_factor;
 mod sign_in;
 mod tenant;
@@ -14,7 +15,6 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::crypto::random_token;
 use mandate_core::identity::second_factor::has_second_factor;
 use mandate_core::ids::{AgentId, McpServerId, UserId};
@@ -23,15 +23,14 @@ use mandate_core::journey::{
 };
 use mandate_core::model::{Agent, Grant, McpServer, Membership, Scope, Tenant};
 use mandate_core::oauth::scope::ScopeSet;
-use mandate_core::oauth::{response, ErrorCode, OAuthError};
+use mandate_core::oauth::{ErrorCode, OAuthError};
 use mandate_core::policy::{evaluate, subject_of, Evaluation, Policy};
-use mandate_core::secret::{Secret, SecretKind};
 use mandate_core::store::people::TenantApproval;
-use mandate_core::store::tokens::{CodeRecord, TokenFamily};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 pub use consent::{consent, consent_screen};
+use issue::issue_code;
 pub use second_factor::{
     factor_verified, second_factor, second_factor_screen, verifying_user, SECOND_FACTOR_PATH,
 };
@@ -51,8 +50,6 @@ const USER_KEY: &str = "user";
 /// A user who passed the password and still owes a second factor.
 const PENDING_KEY: &str = "pending_sign_in";
 const CSRF_KEY: &str = "csrf";
-/// Authorization codes live this long (ARCHITECTURE.md §6).
-const CODE_TTL_MS: i64 = 60_000;
 pub const ACCOUNT_PATH: &str = "/account";
 pub const TENANT_PATH: &str = "/authorize/tenant";
 pub const CONSENT_PATH: &str = "/authorize/consent";
@@ -441,113 +438,6 @@ pub(super) fn elsewhere(decision: &Decision, journey: &Journey, this_page: &str)
     page_of(&decision.step)
         .filter(|path| *path != this_page)
         .map(|path| step_url(path, Some(&journey.id)))
-}
-
-/// Issues the code for `scopes`, completing the journey, and redirects to the client.
-/// `grant_id`: the consent record this code is issued under (`None`: the decision's live
-/// grant, which is marked used).
-async fn issue_code(
-    state: &AppState,
-    session: &JourneySession,
-    mut journey: Journey,
-    scopes: &ScopeSet,
-    decision: &Decision,
-    grant_id: Option<String>,
-    caller: &Caller,
-) -> Response {
-    let (server, evaluation) = (&decision.server, &decision.evaluation);
-    let result: Result<String, OAuthError> = async {
-        journey.complete()?;
-        session.save(&journey).await?;
-        let user = journey
-            .user
-            .clone()
-            .ok_or_else(|| OAuthError::invalid_request("sign in first"))?;
-        let now = state.now();
-        let grant_id = grant_id.or_else(|| decision.grant.as_ref().map(|g| g.id.clone()));
-        if let Some(id) = &grant_id {
-            state.store.touch_grant(id, now).await?;
-        }
-        let acr = Some(user.acr().to_owned());
-        let family = TokenFamily {
-            id: uuid::Uuid::now_v7().to_string(),
-            agent_id: journey.request.client_id.clone(),
-            user_id: Some(user.user_id.clone()),
-            tenant_id: journey.tenant_id.clone(),
-            mcp_server_id: server.id.to_string(),
-            auth_time: Some(user.auth_time),
-            acr: acr.clone(),
-            amr: user.amr.clone(),
-            created_at: now,
-            expires_at: now + server.refresh_token_max_secs * 1000,
-            revoked_at: None,
-        };
-        let code = Secret::generate(SecretKind::AuthorizationCode);
-        let record = CodeRecord {
-            family_id: family.id.clone(),
-            agent_id: family.agent_id.clone(),
-            user_id: user.user_id.clone(),
-            tenant_id: journey.tenant_id.clone(),
-            mcp_server_id: family.mcp_server_id.clone(),
-            redirect_uri: journey.request.redirect_uri.clone(),
-            code_challenge: journey.request.code_challenge.clone(),
-            resource: journey.request.resource.clone(),
-            scopes: scopes.to_scope_string(),
-            auth_time: user.auth_time,
-            acr,
-            amr: serde_json::to_string(&user.amr).map_err(OAuthError::server_error)?,
-            created_at: now,
-            expires_at: now + CODE_TTL_MS,
-        };
-        state
-            .store
-            .insert_code(&family, &code.hash(), &record)
-            .await?;
-        if evaluation.governed {
-            let event = AuditEvent::new(
-                EventType::PolicyEvaluated,
-                Outcome::Success,
-                ActorKind::System,
-            )
-            .user(Some(user.user_id.clone()))
-            .agent(journey.request.client_id.as_str())
-            .tenant(journey.tenant_id.clone())
-            .server(server.id.as_str())
-            .scopes(
-                Some(journey.request.scopes.join(" ")),
-                Some(evaluation.allowed.to_scope_string()),
-            )
-            .policies(&evaluation.matched)
-            .with("denied", evaluation.denied.keys().collect::<Vec<_>>())
-            .context(&caller.context);
-            state.audit.record(event).await?;
-        }
-        let event = AuditEvent::new(EventType::CodeIssued, Outcome::Success, ActorKind::User)
-            .user(Some(user.user_id.clone()))
-            .agent(journey.request.client_id.as_str())
-            .tenant(journey.tenant_id.clone())
-            .server(server.id.as_str())
-            .scopes(
-                Some(journey.request.scopes.join(" ")),
-                Some(scopes.to_scope_string()),
-            )
-            .policies(&evaluation.matched)
-            .with("family", &family.id)
-            .with("grant", &grant_id)
-            .context(&caller.context);
-        state.audit.record(event).await?;
-        response::success(
-            &journey.request.redirect_uri,
-            code.expose(),
-            journey.request.state.as_deref(),
-            &journey.issuer,
-        )
-    }
-    .await;
-    match result {
-        Ok(to) => Redirect::to(&to).into_response(),
-        Err(e) => journey_error(e),
-    }
 }
 
 /// The session's journey `id` with a signed-in user, its decision, and the CSRF token.
