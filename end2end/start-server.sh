@@ -28,7 +28,7 @@ openssl x509 -req -in "$tls_dir/cert.csr" -CA "$tls_dir/ca.pem" -CAkey "$tls_dir
 export MANDATE_CIMD_ALLOW_LOOPBACK=true
 export MANDATE_CIMD_EXTRA_CA_FILE="$tls_dir/ca.pem"
 # The hooks test answers from a plain HTTP server on loopback.
-export MANDATE_HOOKS_NETWORK=loopback
+export MANDATE_INTEGRATIONS_NETWORK=loopback
 MANDATE_DEMO_PASSWORD="${E2E_DEMO_PASSWORD:?}" "$MANDATE_BIN" seed demo \
   --resource-url "${E2E_MCP_RESOURCE:-http://localhost:4100/mcp}" >/dev/null
 # One person per journey test, so a second factor enrolled by one test never meets another.
@@ -40,7 +40,7 @@ for who in totp stepup passkey revoke forged mcp cimd tail policy hook; do
 done
 # Someone with a one-time password (as `admin create` gives): the new-password page test reads it.
 # Admins made the same way, one per console test.
-for who in owner auditor1 auditor2 auditor3 registrar keeper hooker; do
+for who in owner auditor1 auditor2 auditor3 registrar keeper hooker ssoadmin; do
   "$MANDATE_BIN" admin create --email "e2e-${who}@example.com" |
     awk '/password:/ { print $2 }' > "$tls_dir/${who}-password"
 done

@@ -19,6 +19,7 @@ pub use oauth::flow as journey;
 pub mod secret;
 pub mod seed;
 pub mod store;
+pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -10,7 +10,7 @@ import { shot, watchForErrors } from "./support";
 // console (its signing key shown once), and a person's consent on that server meets the
 // hook's deny: no code, the hook's message, and a way back that gives the client
 // access_denied. The hook is a plain node HTTP server started by the test on loopback
-// (start-server.sh sets MANDATE_HOOKS_NETWORK=loopback).
+// (start-server.sh sets MANDATE_INTEGRATIONS_NETWORK=loopback).
 
 async function signInAsAdmin(page: Page, who: string) {
   const oneTime = readFileSync(join(TLS_DIR, `${who}-password`), "utf8").trim();
@@ -63,7 +63,7 @@ test("an admin adds an issuance hook and its deny reaches the person with a way 
     await expect(page.getByTestId("hook-row")).toContainText(hookUrl);
     await shot(page, testInfo, "hooks-panel");
     // Shown once: the page opened again lists the hook without its key.
-    await page.reload();
+    await page.goto(page.url());
     await expect(page.getByTestId("hook-row")).toContainText("Approvals");
     await expect(page.getByTestId("new-hook-key")).toHaveCount(0);
 

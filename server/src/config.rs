@@ -64,10 +64,11 @@ pub struct Config {
     pub cimd_allow_loopback: bool,
     /// Test-only: an extra CA certificate (PEM) trusted for CIMD fetches. Off by default.
     pub cimd_extra_ca_file: Option<PathBuf>,
-    /// Which addresses issuance hooks may call besides public ones (`MANDATE_HOOKS_NETWORK`:
+    /// Which addresses the integrations admins configure (issuance hooks, tenants' identity
+    /// providers) may be called at besides public ones (`MANDATE_INTEGRATIONS_NETWORK`:
     /// `public`, the default; `private` adds private networks; `loopback` adds loopback and
     /// plain http to it, for tests).
-    pub hooks_network: crate::outbound::AddressPolicy,
+    pub integrations_network: crate::outbound::AddressPolicy,
     /// Audit events older than this many days are pruned (0: kept forever).
     pub audit_retention_days: u32,
     /// Where every audit event is also sent (a SIEM), if anywhere.
@@ -97,7 +98,7 @@ struct FileConfig {
     site_root: Option<String>,
     cimd_allow_loopback: Option<bool>,
     cimd_extra_ca_file: Option<String>,
-    hooks_network: Option<String>,
+    integrations_network: Option<String>,
     audit_retention_days: Option<u32>,
     audit_forward: Option<String>,
     audit_forward_secret: Option<String>,
@@ -119,7 +120,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_SITE_ROOT",
     "MANDATE_CIMD_ALLOW_LOOPBACK",
     "MANDATE_CIMD_EXTRA_CA_FILE",
-    "MANDATE_HOOKS_NETWORK",
+    "MANDATE_INTEGRATIONS_NETWORK",
     "MANDATE_AUDIT_RETENTION_DAYS",
     "MANDATE_AUDIT_FORWARD",
     "MANDATE_AUDIT_FORWARD_SECRET",
@@ -263,16 +264,16 @@ impl Config {
         )
         .map(|raw| non_empty(raw).map(PathBuf::from))
         .transpose()?;
-        let hooks_network = match pick(
-            "MANDATE_HOOKS_NETWORK",
-            "hooks_network",
-            &file_config.hooks_network,
+        let integrations_network = match pick(
+            "MANDATE_INTEGRATIONS_NETWORK",
+            "integrations_network",
+            &file_config.integrations_network,
         ) {
-            Some(raw) => parse_hooks_network(&raw)?,
+            Some(raw) => parse_integrations_network(&raw)?,
             None => crate::outbound::AddressPolicy::default(),
         };
-        if hooks_network.loopback {
-            warnings.push("MANDATE_HOOKS_NETWORK is loopback: issuance hooks may call loopback addresses over plain http. This is for tests only; never enable it in production".into());
+        if integrations_network.loopback {
+            warnings.push("MANDATE_INTEGRATIONS_NETWORK is loopback: issuance hooks and tenants' identity providers may be called on loopback addresses over plain http. This is for tests only; never enable it in production".into());
         }
         let audit_retention_days = match env.get("MANDATE_AUDIT_RETENTION_DAYS") {
             Some(v) => parse_days(&Raw {
@@ -335,7 +336,7 @@ impl Config {
             site_root,
             cimd_allow_loopback,
             cimd_extra_ca_file,
-            hooks_network,
+            integrations_network,
             audit_retention_days,
             audit_forward,
             audit_forward_secret,
@@ -380,7 +381,7 @@ fn parse_forward(raw: &Raw) -> Result<ForwardTarget, ConfigError> {
     }
 }
 
-fn parse_hooks_network(raw: &Raw) -> Result<crate::outbound::AddressPolicy, ConfigError> {
+fn parse_integrations_network(raw: &Raw) -> Result<crate::outbound::AddressPolicy, ConfigError> {
     use crate::outbound::AddressPolicy;
     match raw.value.trim() {
         "public" => Ok(AddressPolicy::default()),

@@ -1,7 +1,7 @@
 //! Calls an MCP server's issuance hooks, in order, after consent and before the code is
 //! issued (`mandate_core::enrich` holds the rules). Every call is signed, bounded by its
 //! timeout, never follows a redirect, reaches only the addresses the deployment allows
-//! (`MANDATE_HOOKS_NETWORK`), and is one `hook.called` audit event.
+//! (`MANDATE_INTEGRATIONS_NETWORK`), and is one `hook.called` audit event.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

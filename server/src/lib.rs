@@ -17,6 +17,7 @@ pub mod pages;
 pub mod request_context;
 pub mod routes;
 pub mod sessions;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

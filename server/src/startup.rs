@@ -136,8 +136,10 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
     };
     let outbound = OutboundClient::new(config.cimd_allow_loopback, extra_ca.as_deref())
         .map_err(|e| StartupError::Config(format!("MANDATE_CIMD_EXTRA_CA_FILE: {e}")))?;
-    let hooks = crate::hooks::HookClient::new(config.hooks_network)
+    let hooks = crate::hooks::HookClient::new(config.integrations_network)
         .map_err(|e| StartupError::Config(format!("issuance hooks' HTTP client: {e}")))?;
+    let sso = crate::sso::SsoClient::new(config.integrations_network)
+        .map_err(|e| StartupError::Config(format!("single sign-on HTTP client: {e}")))?;
     let webauthn = crate::routes::passkeys::relying_party(&config.public_url);
     let state = AppState::new(AppStateInner {
         store,
@@ -152,6 +154,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
         webauthn,
         outbound,
         hooks,
+        sso,
         caches: Default::default(),
     });
     Ok(Prepared {

@@ -52,6 +52,8 @@ pub struct AppStateInner {
     pub outbound: OutboundClient,
     /// Calls the MCP servers' issuance hooks.
     pub hooks: crate::hooks::HookClient,
+    /// Talks to tenants' OpenID providers (single sign-on).
+    pub sso: crate::sso::SsoClient,
     pub caches: Caches,
     /// The WebAuthn relying party; `None` when the public URL's host is an IP address.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,

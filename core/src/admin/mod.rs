@@ -7,6 +7,7 @@ pub mod config;
 pub mod hooks;
 pub mod mcp_servers;
 pub mod policies;
+pub mod sso;
 pub mod tenants;
 pub mod users;
 

@@ -316,3 +316,177 @@ async fn policies_round_trip_as_json() {
         assert_eq!(d.store.policies().await.expect("list"), [policy]);
     }
 }
+
+#[tokio::test]
+async fn hooks_keep_their_order_and_sealed_key_and_families_keep_their_claims() {
+    use crate::enrich::FailurePolicy;
+    use crate::store::hooks::IssuanceHook;
+    for db in each_backend().await {
+        let d = demo(&db).await;
+        let hook = |id: &str, enabled: bool| IssuanceHook {
+            id: id.into(),
+            mcp_server_id: d.server.clone(),
+            position: 0,
+            name: format!("hook {id}"),
+            url: "https://hooks.example/x".into(),
+            secret_hint: "abcd".into(),
+            timeout_ms: 2_000,
+            on_failure: FailurePolicy::Continue,
+            enabled,
+            created_at: 1,
+        };
+        let first = d
+            .store
+            .insert_hook(&hook("h1", true), None, b"sealed-1")
+            .await
+            .expect("h1");
+        let second = d
+            .store
+            .insert_hook(&hook("h2", false), None, b"sealed-2")
+            .await
+            .expect("h2");
+        let early = d
+            .store
+            .insert_hook(&hook("h0", true), Some(0), b"sealed-0")
+            .await
+            .expect("h0");
+        assert_eq!((first.position, second.position, early.position), (1, 2, 0));
+        let listed: Vec<String> = d
+            .store
+            .hooks_of(&d.server)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(listed, vec!["h0", "h1", "h2"]);
+        let callable = d.store.hooks_to_call(&d.server).await.expect("callable");
+        assert_eq!(callable.len(), 2, "a disabled hook is not called");
+        assert_eq!(callable[1].secret_sealed, b"sealed-1");
+        assert_eq!(callable[1].hook.on_failure, FailurePolicy::Continue);
+        assert!(d
+            .store
+            .delete_hook("another-server", "h1")
+            .await
+            .expect("delete")
+            .is_none());
+        assert_eq!(
+            d.store
+                .delete_hook(&d.server, "h1")
+                .await
+                .expect("delete")
+                .map(|h| h.id),
+            Some("h1".into())
+        );
+
+        let mut claims = serde_json::Map::new();
+        claims.insert("department".into(), serde_json::json!("finance"));
+        let family = TokenFamily {
+            id: format!("fam-claims-{}", db.url.len()),
+            agent_id: DEMO_AGENT_ID.into(),
+            user_id: Some(d.user.clone()),
+            tenant_id: Some(d.tenant.clone()),
+            mcp_server_id: d.server.clone(),
+            auth_time: Some(1),
+            acr: None,
+            amr: vec![],
+            created_at: 1,
+            expires_at: i64::MAX / 2,
+            revoked_at: None,
+            claims: claims.clone(),
+        };
+        let record = crate::store::tokens::CodeRecord {
+            family_id: family.id.clone(),
+            agent_id: family.agent_id.clone(),
+            user_id: d.user.clone(),
+            tenant_id: Some(d.tenant.clone()),
+            mcp_server_id: d.server.clone(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            code_challenge: "c".into(),
+            resource: DEMO_RESOURCE_URL.into(),
+            scopes: "notes.read".into(),
+            auth_time: 1,
+            acr: None,
+            amr: "[]".into(),
+            created_at: 1,
+            expires_at: i64::MAX / 2,
+        };
+        let hash =
+            crate::secret::Secret::generate(crate::secret::SecretKind::AuthorizationCode).hash();
+        d.store
+            .insert_code(&family, &hash, &record)
+            .await
+            .expect("code");
+        let read = d
+            .store
+            .family(&family.id)
+            .await
+            .expect("read")
+            .expect("family");
+        assert_eq!(read.claims, claims);
+    }
+}
+
+#[tokio::test]
+async fn tenant_sso_settings_and_linked_identities_round_trip() {
+    use crate::tenancy::SsoSettings;
+    for db in each_backend().await {
+        let d = demo(&db).await;
+        let settings = SsoSettings {
+            tenant_id: d.tenant.clone(),
+            issuer_url: "https://login.acme.example".into(),
+            client_id: "mandate".into(),
+            scopes: vec!["openid".into(), "groups".into()],
+            email_domains: vec!["acme.example".into()],
+            enforce: true,
+            groups_claim: "groups".into(),
+            role_mapping: [("finance".to_owned(), vec!["approver".to_owned()])].into(),
+            updated_at: 5,
+        };
+        d.store.put_sso(&settings, b"sealed").await.expect("put");
+        let (read, sealed) = d
+            .store
+            .sso_of(&d.tenant)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            (read, sealed.as_slice()),
+            (settings.clone(), b"sealed".as_slice())
+        );
+        let changed = SsoSettings {
+            enforce: false,
+            updated_at: 6,
+            ..settings.clone()
+        };
+        d.store
+            .put_sso(&changed, b"sealed-2")
+            .await
+            .expect("replace");
+        assert_eq!(d.store.all_sso().await.expect("all"), vec![changed]);
+
+        assert_eq!(
+            d.store
+                .sso_identity_user("https://login.acme.example", "s1")
+                .await
+                .expect("none"),
+            None
+        );
+        for now in [10, 20] {
+            d.store
+                .link_sso_identity("https://login.acme.example", "s1", &d.user, &d.tenant, now)
+                .await
+                .expect("link");
+        }
+        assert_eq!(
+            d.store
+                .sso_identity_user("https://login.acme.example", "s1")
+                .await
+                .expect("linked"),
+            Some(d.user.clone())
+        );
+        assert!(d.store.delete_sso(&d.tenant).await.expect("delete"));
+        assert!(!d.store.delete_sso(&d.tenant).await.expect("again"));
+        assert!(d.store.sso_of(&d.tenant).await.expect("read").is_none());
+    }
+}

@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod people;
 pub mod policies;
 pub mod signing_keys;
+pub mod sso;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -81,10 +81,11 @@ async fn hook_server(reply: Value, delay: Duration) -> (Hook, String) {
     (hook, url)
 }
 
-/// A demo server whose hooks may call loopback (`network`: `MANDATE_HOOKS_NETWORK`), with
+/// A demo server whose hooks may call loopback (`network`: `MANDATE_INTEGRATIONS_NETWORK`), with
 /// the demo user made a project admin; returns it, the password and a signed-in console.
 async fn started(db: &TestDatabase, network: &str) -> (TestServer, String, reqwest::Client) {
-    let server = TestServer::start_with(db, &[("MANDATE_HOOKS_NETWORK", network.to_owned())]).await;
+    let server =
+        TestServer::start_with(db, &[("MANDATE_INTEGRATIONS_NETWORK", network.to_owned())]).await;
     let password = seed_demo(&server.store, &PasswordHasherPool::new(1), RESOURCE, 1)
         .await
         .expect("seed")

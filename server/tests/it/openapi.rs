@@ -9,12 +9,15 @@ use crate::support::client;
 
 /// Every route of the admin API (method, path): a route added without documenting it, or
 /// documented without existing, fails here.
-const ROUTES: [(&str, &str); 31] = [
+const ROUTES: [(&str, &str); 34] = [
     ("get", "/api/v1/mcp-servers"),
     ("post", "/api/v1/mcp-servers"),
     ("get", "/api/v1/mcp-servers/{id}"),
     ("put", "/api/v1/mcp-servers/{id}"),
     ("delete", "/api/v1/mcp-servers/{id}"),
+    ("get", "/api/v1/mcp-servers/{id}/hooks"),
+    ("post", "/api/v1/mcp-servers/{id}/hooks"),
+    ("delete", "/api/v1/mcp-servers/{id}/hooks/{hook}"),
     ("get", "/api/v1/agents"),
     ("post", "/api/v1/agents"),
     ("get", "/api/v1/agents/{id}"),
@@ -84,7 +87,12 @@ async fn the_document_lists_every_route_and_each_wants_a_key() {
 
     // Every documented operation exists (no 404 / 405) and refuses a call without a key.
     for (method, path) in ROUTES {
-        let url = server.url(&path.replace("{id}", "some-id").replace("{tenant}", "acme"));
+        let url = server.url(
+            &path
+                .replace("{id}", "some-id")
+                .replace("{tenant}", "acme")
+                .replace("{hook}", "some-hook"),
+        );
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
         let res = client()
             .request(method.clone(), url)

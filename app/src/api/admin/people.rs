@@ -50,6 +50,10 @@ pub struct TenantView {
     pub field_errors: BTreeMap<String, String>,
     pub error: Option<String>,
     pub info: Option<String>,
+    /// Whether the tenant has single sign-on set up (its fields are `sso_*` in `form`).
+    pub sso_configured: bool,
+    /// The redirect URI to register at the tenant's OpenID provider.
+    pub sso_redirect_uri: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,17 +233,43 @@ mod ssr {
                 decided: utc(a.decided_at),
             })
             .collect();
-        let form = match &notice.form {
-            Some(pairs) => pairs.iter().cloned().collect(),
-            None => BTreeMap::from([
-                ("name".to_owned(), tenant.name.clone()),
-                ("email_domains".to_owned(), tenant.email_domains.join(", ")),
+        // What is stored, then a refused form's fields as typed (the settings or the SSO form).
+        let mut form = BTreeMap::from([
+            ("name".to_owned(), tenant.name.clone()),
+            ("email_domains".to_owned(), tenant.email_domains.join(", ")),
+            (
+                "logo_url".to_owned(),
+                tenant.logo_url.clone().unwrap_or_default(),
+            ),
+        ]);
+        let sso = store.sso_of(tenant.id.as_str()).await?.map(|(s, _)| s);
+        if let Some(s) = &sso {
+            form.extend([
+                ("sso_issuer_url".to_owned(), s.issuer_url.clone()),
+                ("sso_client_id".to_owned(), s.client_id.clone()),
+                ("sso_scopes".to_owned(), s.scopes.join(" ")),
+                ("sso_email_domains".to_owned(), s.email_domains.join(", ")),
                 (
-                    "logo_url".to_owned(),
-                    tenant.logo_url.clone().unwrap_or_default(),
+                    "sso_enforce".to_owned(),
+                    if s.enforce { "on" } else { "" }.to_owned(),
                 ),
-            ]),
-        };
+                ("sso_groups_claim".to_owned(), s.groups_claim.clone()),
+                (
+                    "sso_role_mapping".to_owned(),
+                    mandate_core::tenancy::role_mapping_text(&s.role_mapping),
+                ),
+            ]);
+        } else {
+            form.insert("sso_scopes".to_owned(), "openid email profile".to_owned());
+            form.insert("sso_groups_claim".to_owned(), "groups".to_owned());
+        }
+        if let Some(pairs) = &notice.form {
+            if pairs.iter().any(|(k, _)| k == "sso_issuer_url") {
+                // An unticked box is not sent.
+                form.insert("sso_enforce".to_owned(), String::new());
+            }
+            form.extend(pairs.iter().filter(|(k, _)| k != "csrf").cloned());
+        }
         Ok(respond(Screen::Show(TenantView {
             header: admin.header,
             csrf,
@@ -258,6 +288,11 @@ mod ssr {
             field_errors: notice.fields,
             error: notice.error,
             info: notice.info,
+            sso_configured: sso.is_some(),
+            sso_redirect_uri: format!(
+                "{}/sign-in/sso/callback",
+                admin.ctx.public_url.trim_end_matches('/')
+            ),
         })))
     }
 

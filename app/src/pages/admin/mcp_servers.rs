@@ -402,8 +402,8 @@ fn HooksPanel(
                 <h3>"Add a hook"</h3>
                 <input type="hidden" name="csrf" value=csrf.clone() />
                 <input type="hidden" name="intent" value="hook_add" />
-                <TextField name="hook_name" label="Name" value=name error=name_e required=true />
-                <TextField name="hook_url" label="URL" value=url error=url_e required=true kind="url"
+                <TextField name="hook_name" label="Hook name" value=name error=name_e required=true />
+                <TextField name="hook_url" label="Hook URL" value=url error=url_e required=true kind="url"
                     hint="https; plain http only on a loopback host." />
                 <TextField name="hook_timeout_ms" label="Timeout (milliseconds)" value=timeout
                     error=timeout_e kind="number" placeholder="2000" />

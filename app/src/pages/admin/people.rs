@@ -167,8 +167,13 @@ fn TenantDetail(facts: TenantView) -> impl IntoView {
         field_errors,
         error,
         info,
+        sso_configured,
+        sso_redirect_uri,
     } = facts;
     let action = format!("/admin/tenants/{slug}");
+    let sso_action = action.clone();
+    let sso_remove_action = action.clone();
+    let enforce_on = form.get("sso_enforce").is_some_and(|v| v == "on");
     let decide_action = format!("/admin/tenants/{slug}/approvals");
     let server_select = select(
         "mcp_server",
@@ -193,6 +198,8 @@ fn TenantDetail(facts: TenantView) -> impl IntoView {
     let v = move |k: &str| form.get(k).cloned().unwrap_or_default();
     let e = move |k: &str| field_errors.get(k).cloned();
     let csrf2 = csrf.clone();
+    let csrf3 = csrf.clone();
+    let csrf4 = csrf.clone();
     view! {
         <AdminFrame header current="/admin/tenants">
             <p><a href="/admin/tenants">"← Tenants"</a></p>
@@ -229,6 +236,42 @@ fn TenantDetail(facts: TenantView) -> impl IntoView {
                 <TextField name="scopes" label="Approved scopes" value=v("scopes") error=e("scopes") hint="Space-separated; empty approves every scope of the server." />
                 <div class="actions"><button class="button primary" type="submit">"Save decision"</button></div>
             </form>
+            <form method="post" action=sso_action class="form panel" aria-labelledby="sso-h" data-testid="sso-form">
+                <h2 id="sso-h">"Single sign-on"</h2>
+                <p class="muted">
+                    "People of these email domains sign in through your OpenID Connect provider. Register "
+                    <code data-testid="sso-redirect-uri">{sso_redirect_uri}</code>
+                    " as the redirect URI of a confidential client there. Their roles here follow the provider's groups at every sign-in."
+                </p>
+                <input type="hidden" name="csrf" value=csrf3 />
+                <input type="hidden" name="intent" value="sso_save" />
+                <TextField name="sso_issuer_url" label="Issuer URL" value=v("sso_issuer_url") error=e("sso_issuer_url") required=true kind="url" hint="The provider's issuer; Mandate reads {issuer}/.well-known/openid-configuration." />
+                <TextField name="sso_client_id" label="Client id" value=v("sso_client_id") error=e("sso_client_id") required=true />
+                <div class="field">
+                    <label for="sso-secret">"Client secret"</label>
+                    <input id="sso-secret" name="sso_client_secret" type="password" autocomplete="off"
+                        placeholder=if sso_configured { "Stored: leave empty to keep it" } else { "" } />
+                    {e("sso_client_secret").map(|m| view! { <p class="error field-error" data-field="sso_client_secret">{m}</p> })}
+                </div>
+                <TextField name="sso_scopes" label="Provider scopes" value=v("sso_scopes") error=e("sso_scopes") hint="Space-separated; openid is always asked for." />
+                <TextField name="sso_email_domains" label="Domains signed in through the provider" value=v("sso_email_domains") error=e("sso_email_domains") required=true hint="Comma-separated, e.g. globex.example." />
+                <CheckField name="sso_enforce" label="Enforce: people of these domains sign in only through the provider (no password)" checked=enforce_on />
+                <TextField name="sso_groups_claim" label="Groups claim" value=v("sso_groups_claim") error=e("sso_groups_claim") hint="The ID token claim with the person's groups; a dotted path reaches into objects." />
+                <div class="field">
+                    <label for="sso-mapping">"Groups to roles"</label>
+                    <textarea id="sso-mapping" name="sso_role_mapping" rows="4" placeholder="finance = approver, member">{v("sso_role_mapping")}</textarea>
+                    <p class="muted hint">"One line per group: group = role, role. Policies on user.roles follow these."</p>
+                    {e("sso_role_mapping").map(|m| view! { <p class="error field-error" data-field="sso_role_mapping">{m}</p> })}
+                </div>
+                <div class="actions"><button class="button primary" type="submit">"Save single sign-on"</button></div>
+            </form>
+            {sso_configured.then(|| view! {
+                <form method="post" action=sso_remove_action class="panel confirm">
+                    <input type="hidden" name="csrf" value=csrf4 />
+                    <input type="hidden" name="intent" value="sso_remove" />
+                    <button class="button danger" type="submit">"Remove single sign-on"</button>
+                </form>
+            })}
         </AdminFrame>
     }
 }

@@ -9,6 +9,7 @@ mod live;
 mod mcp_servers;
 mod people;
 pub mod policies;
+mod sso;
 
 use app::api::screen::{ErrorView, Screen};
 use axum::http::request::Parts;

@@ -71,6 +71,12 @@ pub async fn update_tenant(
         Ok(found) => found,
         Err(response) => return response,
     };
+    // The page's single sign-on forms post here too (so a refusal renders this page).
+    match field(&form, "intent") {
+        "sso_save" => return super::sso::save(&state, head, &caller, &access, &slug, form).await,
+        "sso_remove" => return super::sso::remove(&state, head, &caller, &access, &slug).await,
+        _ => {}
+    }
     let draft = TenantDraft {
         slug: slug.clone(),
         name: field(&form, "name").to_owned(),

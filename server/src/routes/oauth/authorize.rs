@@ -158,7 +158,12 @@ async fn start(
 
     let mut journey = Journey::start(random_token(16), issuer, validated, state.now());
     if let Some(user) = signed_in_user(session).await {
-        journey.sign_in(user).map_err(page)?;
+        // A person of a domain whose tenant enforces single sign-on goes through their
+        // provider for every authorization: someone removed there gets no new tokens.
+        let all = state.store.all_sso().await.map_err(|e| page(e.into()))?;
+        if mandate_core::tenancy::enforced_for(&user.email, &all).is_none() {
+            journey.sign_in(user).map_err(page)?;
+        }
     }
     let js = JourneySession(session.clone());
     js.ensure_csrf().await.map_err(page)?;

@@ -9,6 +9,7 @@ mod consent;
 mod issue;
 mod second_factor;
 mod sign_in;
+mod sso;
 mod tenant;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use sign_in::{
     complete_sign_in, continue_journey, new_password, new_password_screen, sign_in, sign_in_screen,
     sign_out, NEW_PASSWORD_PATH, SIGN_IN_PATH,
 };
+pub use sso::callback as sso_callback;
 pub use tenant::{choose_tenant, tenant_screen};
 
 use crate::error::log_internal;

@@ -17,6 +17,7 @@ use mandate_core::ids::UserId;
 use mandate_core::journey::SignedInUser;
 use mandate_core::model::user::normalize_email;
 use mandate_core::oauth::OAuthError;
+use mandate_core::tenancy::{enforced_for, offered_for};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 use tower_sessions::Session;
@@ -67,7 +68,12 @@ pub struct SignInForm {
     csrf: String,
     journey: Option<String>,
     email: String,
+    /// Empty when the person continues with single sign-on.
+    #[serde(default)]
     password: String,
+    /// Set by "Continue with single sign-on".
+    #[serde(default)]
+    sso: Option<String>,
 }
 
 static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
@@ -104,6 +110,39 @@ pub async fn sign_in(
             StatusCode::TOO_MANY_REQUESTS,
         )
         .await;
+    }
+    // An email of a domain whose tenant enforces single sign-on goes to its provider (no
+    // password is checked, whatever was typed); anyone may ask for their domain's provider.
+    if let Some(email) = &email {
+        let all = match state.store.all_sso().await {
+            Ok(all) => all,
+            Err(e) => return journey_error(e.into()),
+        };
+        let wants_sso = form.sso.is_some();
+        let provider = if wants_sso {
+            offered_for(email, &all)
+        } else {
+            enforced_for(email, &all)
+        };
+        if let Some(settings) = provider {
+            return super::sso::begin(
+                &state,
+                &js,
+                settings,
+                email,
+                form.journey.as_deref(),
+                &caller,
+            )
+            .await;
+        }
+        if wants_sso {
+            return retry(
+                "No single sign-on is set up for this email's domain: sign in with your password."
+                    .to_owned(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
     }
     let user = match &email {
         Some(email) => state.store.user_by_email(email).await.ok().flatten(),
