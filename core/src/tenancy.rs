@@ -12,6 +12,7 @@ use crate::clock::UnixMillis;
 
 /// A tenant's upstream OpenID provider (its client secret is stored sealed, apart).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SsoSettings {
     pub tenant_id: String,
     /// The provider's issuer; its discovery document is `{issuer}/.well-known/openid-configuration`.
@@ -101,6 +102,15 @@ pub fn accept_identity(
         ));
     }
     Ok(email)
+}
+
+/// Whether a provider's identity may be linked to an existing Mandate account with its email
+/// (a first sign-in through the provider). A tenant's admins choose its provider, and its
+/// domains are the tenant's (one provider per domain), so it speaks for that tenant's people
+/// and for accounts in no tenant yet; never for a project admin, and never for someone only
+/// other tenants know (that would be one tenant's admins taking over another's member).
+pub fn may_link_existing(is_project_admin: bool, member_of: &[&str], tenant_id: &str) -> bool {
+    !is_project_admin && (member_of.is_empty() || member_of.contains(&tenant_id))
 }
 
 /// The groups in an ID token's claims at `claim` (a dotted path): an array of strings or one
@@ -251,6 +261,24 @@ mod tests {
         assert_eq!(
             accept_identity(Some("nobody"), None, &s),
             Err(IdentityRefusal::NoEmail)
+        );
+    }
+
+    #[test]
+    fn a_provider_speaks_for_its_tenants_people_and_never_for_a_project_admin() {
+        assert!(may_link_existing(false, &["t1"], "t1"));
+        assert!(
+            may_link_existing(false, &["t2", "t1"], "t1"),
+            "also elsewhere: still ours"
+        );
+        assert!(may_link_existing(false, &[], "t1"), "in no tenant yet");
+        assert!(
+            !may_link_existing(true, &["t1"], "t1"),
+            "never a project admin"
+        );
+        assert!(
+            !may_link_existing(false, &["t2"], "t1"),
+            "only another tenant's member"
         );
     }
 

@@ -1,5 +1,5 @@
 import { test, expect, type Page, type Browser } from "@playwright/test";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { type AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -41,6 +41,10 @@ async function startProvider(mandate: string) {
     // The claims of the requested scopes go in the ID token itself.
     conformIdTokenClaims: false,
     cookies: { keys: ["sso-e2e-cookie-key"] },
+    // Its own signing key (RS256, the ID token default) and lifetimes, instead of the
+    // development defaults it warns about.
+    jwks: { keys: [{ ...generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }), kid: "sso-e2e", alg: "RS256", use: "sig" }] },
+    ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
     features: { devInteractions: { enabled: true } },
     // The dev login form's "login" is the account id: the person's email.
     async findAccount(_ctx: unknown, id: string) {

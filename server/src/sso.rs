@@ -5,8 +5,9 @@
 //! client that follows no redirects and reaches only the addresses `MANDATE_INTEGRATIONS_NETWORK`
 //! allows.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -53,6 +54,16 @@ pub struct PendingSso {
     pub started_at: i64,
 }
 
+/// A sign-in sent to the provider: where to send the person, and the secrets to check its
+/// answer with.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+}
+
 /// The person as the provider vouched for them.
 #[derive(Debug, Clone)]
 pub struct VerifiedIdentity {
@@ -67,10 +78,16 @@ pub struct VerifiedIdentity {
     pub claims: Value,
 }
 
+/// How long a provider's discovery document (with its JWKS) is reused to start sign-ins.
+/// Finishing one always reads them afresh, so a rotated signing key is never missed.
+const METADATA_TTL: Duration = Duration::from_secs(300);
+
 /// The HTTP client for providers.
 #[derive(Clone)]
 pub struct SsoClient {
     http: reqwest::Client,
+    /// By issuer: when it was read, and the document.
+    metadata: Arc<Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>>,
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -96,7 +113,10 @@ impl SsoClient {
             .user_agent(concat!("Mandate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            metadata: Arc::default(),
+        })
     }
 
     async fn discover(&self, settings: &SsoSettings) -> Result<CoreProviderMetadata, SsoFailure> {
@@ -107,6 +127,26 @@ impl SsoClient {
             .map_err(|e| SsoFailure::Unreachable(chain(&e)))
     }
 
+    /// [`Self::discover`], reusing a document read less than [`METADATA_TTL`] ago.
+    async fn discover_cached(
+        &self,
+        settings: &SsoSettings,
+    ) -> Result<CoreProviderMetadata, SsoFailure> {
+        let cached = self.metadata.lock().ok().and_then(|m| {
+            m.get(&settings.issuer_url)
+                .filter(|(at, _)| at.elapsed() < METADATA_TTL)
+                .map(|(_, doc)| doc.clone())
+        });
+        if let Some(doc) = cached {
+            return Ok(doc);
+        }
+        let doc = self.discover(settings).await?;
+        if let Ok(mut m) = self.metadata.lock() {
+            m.insert(settings.issuer_url.clone(), (Instant::now(), doc.clone()));
+        }
+        Ok(doc)
+    }
+
     /// The provider's authorization URL for a new sign-in, and what to remember.
     pub async fn start(
         &self,
@@ -114,8 +154,8 @@ impl SsoClient {
         secret: &str,
         redirect_uri: &str,
         login_hint: Option<&str>,
-    ) -> Result<(String, String, String, String), SsoFailure> {
-        let metadata = self.discover(settings).await?;
+    ) -> Result<Started, SsoFailure> {
+        let metadata = self.discover_cached(settings).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| SsoFailure::Invalid(format!("redirect URL: {e}")))?;
         let client = CoreClient::from_provider_metadata(
@@ -140,12 +180,12 @@ impl SsoClient {
             request = request.add_extra_param("login_hint", hint.to_owned());
         }
         let (url, state, nonce) = request.url();
-        Ok((
-            url.to_string(),
-            state.secret().clone(),
-            nonce.secret().clone(),
-            verifier.secret().clone(),
-        ))
+        Ok(Started {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            verifier: verifier.secret().clone(),
+        })
     }
 
     /// Redeems the provider's code and verifies the ID token it answers with.

@@ -48,6 +48,9 @@ pub struct SignInView {
     pub error: Option<String>,
     /// Passkeys work on this deployment (it is served from a domain name).
     pub passkeys: bool,
+    /// Some tenant signs its people in through its own provider.
+    #[serde(default)]
+    pub sso: bool,
 }
 
 /// A password that must be replaced before the sign-in completes (a one-time password).

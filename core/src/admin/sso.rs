@@ -15,18 +15,25 @@ use crate::tenancy::{parse_role_mapping, SsoSettings};
 
 /// The SSO form as an admin sends it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SsoDraft {
     pub issuer_url: String,
     pub client_id: String,
     /// Required the first time; empty keeps the stored one.
+    #[serde(default)]
     pub client_secret: String,
     /// Space- or comma-separated; `openid` is added when missing.
+    #[serde(default)]
     pub scopes: String,
     /// Comma- or space-separated.
     pub email_domains: String,
+    #[serde(default)]
     pub enforce: bool,
+    /// `groups` when empty.
+    #[serde(default)]
     pub groups_claim: String,
     /// One line per group: `group = role, role`.
+    #[serde(default)]
     pub role_mapping: String,
 }
 

@@ -20,5 +20,6 @@ mod people_admin;
 mod policies_admin;
 mod registry_admin;
 mod security_headers;
+mod sso;
 mod startup;
 mod steps;

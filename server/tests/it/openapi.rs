@@ -9,7 +9,7 @@ use crate::support::client;
 
 /// Every route of the admin API (method, path): a route added without documenting it, or
 /// documented without existing, fails here.
-const ROUTES: [(&str, &str); 34] = [
+const ROUTES: [(&str, &str); 37] = [
     ("get", "/api/v1/mcp-servers"),
     ("post", "/api/v1/mcp-servers"),
     ("get", "/api/v1/mcp-servers/{id}"),
@@ -18,6 +18,9 @@ const ROUTES: [(&str, &str); 34] = [
     ("get", "/api/v1/mcp-servers/{id}/hooks"),
     ("post", "/api/v1/mcp-servers/{id}/hooks"),
     ("delete", "/api/v1/mcp-servers/{id}/hooks/{hook}"),
+    ("get", "/api/v1/tenants/{id}/sso"),
+    ("put", "/api/v1/tenants/{id}/sso"),
+    ("delete", "/api/v1/tenants/{id}/sso"),
     ("get", "/api/v1/agents"),
     ("post", "/api/v1/agents"),
     ("get", "/api/v1/agents/{id}"),

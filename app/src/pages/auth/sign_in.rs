@@ -22,6 +22,7 @@ fn SignInForm(facts: SignInView) -> impl IntoView {
         email,
         error,
         passkeys,
+        sso,
     } = facts;
     let passkey_keys = keys.clone();
     view! {
@@ -52,11 +53,15 @@ fn SignInForm(facts: SignInView) -> impl IntoView {
             </div>
             <div class="actions">
                 <button class="button" type="submit">"Sign in"</button>
-                <button class="button secondary" type="submit" name="sso" value="1" formnovalidate=true>
-                    "Continue with single sign-on"
-                </button>
+                {sso.then(|| view! {
+                    <button class="button secondary" type="submit" name="sso" value="1" formnovalidate=true>
+                        "Continue with single sign-on"
+                    </button>
+                })}
             </div>
-            <p class="muted">"If your organization uses single sign-on, type your email and continue: no password here."</p>
+            {sso.then(|| view! {
+                <p class="muted">"If your organization uses single sign-on, type your email and continue: no password here."</p>
+            })}
         </form>
         {passkeys.then(|| view! {
             <p class="divider"><span>"or"</span></p>

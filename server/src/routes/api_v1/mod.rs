@@ -12,6 +12,7 @@ mod mcp_servers;
 pub mod openapi;
 mod people;
 mod policies;
+mod sso;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -75,6 +76,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/tenants/{id}",
             get(people::read_tenant).put(people::update_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{id}/sso",
+            get(sso::read).put(sso::put).delete(sso::remove),
         )
         .route(
             "/api/v1/tenants/{id}/approvals",

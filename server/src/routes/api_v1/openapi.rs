@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, audit, hooks, mcp_servers, people, policies};
+use super::{agents, audit, hooks, mcp_servers, people, policies, sso};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,7 @@ use super::{agents, audit, hooks, mcp_servers, people, policies};
         audit::events, audit::export,
         people::list_tenants, people::create_tenant, people::read_tenant, people::update_tenant,
         people::approvals, people::decide,
+        sso::read, sso::put, sso::remove,
         people::list_users, people::invite, people::read_user, people::update_user,
         people::password_link, people::reset_mfa, people::set_membership,
         people::remove_membership,

@@ -57,6 +57,7 @@ pub async fn sign_in_screen(
                 email: notice.email.unwrap_or_default(),
                 error: notice.error,
                 passkeys: state.webauthn.is_some(),
+                sso: !state.store.all_sso().await?.is_empty(),
             }))
         }
         .await,
@@ -111,8 +112,14 @@ pub async fn sign_in(
         )
         .await;
     }
+    let user = match &email {
+        Some(email) => state.store.user_by_email(email).await.ok().flatten(),
+        None => None,
+    };
     // An email of a domain whose tenant enforces single sign-on goes to its provider (no
     // password is checked, whatever was typed); anyone may ask for their domain's provider.
+    // Project admins keep their password (the way in when a provider is down or misset).
+    let break_glass = user.as_ref().is_some_and(|u| u.is_project_admin);
     if let Some(email) = &email {
         let all = match state.store.all_sso().await {
             Ok(all) => all,
@@ -121,6 +128,8 @@ pub async fn sign_in(
         let wants_sso = form.sso.is_some();
         let provider = if wants_sso {
             offered_for(email, &all)
+        } else if break_glass {
+            None
         } else {
             enforced_for(email, &all)
         };
@@ -144,10 +153,6 @@ pub async fn sign_in(
             .await;
         }
     }
-    let user = match &email {
-        Some(email) => state.store.user_by_email(email).await.ok().flatten(),
-        None => None,
-    };
     let stored = match &user {
         Some(u) => state.store.password_hash_of(&u.id).await.ok().flatten(),
         None => None,

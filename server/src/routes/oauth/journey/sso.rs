@@ -13,7 +13,9 @@ use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::ids::{TenantId, UserId};
 use mandate_core::journey::SignedInUser;
 use mandate_core::model::User;
-use mandate_core::tenancy::{accept_identity, groups_of, mapped_roles, SsoSettings};
+use mandate_core::tenancy::{
+    accept_identity, groups_of, mapped_roles, may_link_existing, SsoSettings,
+};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
@@ -101,8 +103,8 @@ pub(super) async fn begin(
         .sso
         .start(settings, &secret, &callback_url(state), Some(email))
         .await;
-    let (url, pending_state, nonce, verifier) = match started {
-        Ok(parts) => parts,
+    let started = match started {
+        Ok(started) => started,
         Err(failure) => {
             return refused(
                 state,
@@ -117,9 +119,9 @@ pub(super) async fn begin(
         }
     };
     let pending = PendingSso {
-        state: pending_state,
-        nonce,
-        verifier,
+        state: started.state,
+        nonce: started.nonce,
+        verifier: started.verifier,
         tenant_id: tenant.to_owned(),
         journey: journey.filter(|j| !j.is_empty()).map(str::to_owned),
         started_at: state.now(),
@@ -132,7 +134,7 @@ pub(super) async fn begin(
             "Something went wrong on our side. Try again in a moment.",
         );
     }
-    Redirect::to(&url).into_response()
+    Redirect::to(&started.url).into_response()
 }
 
 /// `GET /sign-in/sso/callback`: the provider's answer.
@@ -308,7 +310,20 @@ async fn signed_in(
     let user = match linked {
         Some(user) => user,
         None => match store.user_by_email(&email).await? {
-            Some(user) => user,
+            Some(user) => {
+                let memberships = store.memberships_of(&user.id).await?;
+                let member_of: Vec<&str> = memberships
+                    .iter()
+                    .map(|(m, _)| m.tenant_id.as_str())
+                    .collect();
+                if !may_link_existing(user.is_project_admin, &member_of, &settings.tenant_id) {
+                    return Ok(Err(
+                        "an account with this email already exists outside this organization (or is a project administrator); sign in with its password, or ask a project administrator"
+                            .into(),
+                    ));
+                }
+                user
+            }
             None => {
                 let user = User {
                     id: UserId::from_string(uuid::Uuid::now_v7().to_string()),
