@@ -58,11 +58,6 @@ ensure_chromium() {
 # in the layout the server expects under MANDATE_SITE_ROOT.
 build_site() {
   say "building the front-end (wasm)"
-  # The target dir is shared by every checkout (it lives in $HOME): cargo keeps each
-  # checkout's build apart but copies the last one built to the same frontend.wasm, and does
-  # not copy it again when this checkout's is already fresh. Marking the crate changed makes
-  # cargo rebuild (about a minute) and copy this checkout's wasm.
-  touch "$ROOT/frontend/src/lib.rs"
   (cd "$ROOT" && cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release)
   rm -rf "$SITE_ROOT.new" && mkdir -p "$SITE_ROOT.new/pkg"
   wasm-bindgen --target web --no-typescript --out-name mandate --out-dir "$SITE_ROOT.new/pkg" \

@@ -1,26 +1,11 @@
 import { test, expect, type Page, type TestInfo } from "@playwright/test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { DEMO_PASSWORD, MCP_RESOURCE, TLS_DIR } from "../playwright.config";
-import { shot, watchForErrors } from "./support";
+import { DEMO_PASSWORD, MCP_RESOURCE } from "../playwright.config";
+import { shot, signInAsAdmin, watchForErrors } from "./support";
 
 // The operator's console through the real pages: the dashboard's SVG charts, the audit
 // viewer filtered by agent with its event drawer, and the live tail. Each test signs in as its
 // own admin, made by `mandate admin create` in start-server.sh (a one-time password, replaced
 // at the first sign-in).
-
-async function signInAsAdmin(page: Page, who: string) {
-  const oneTime = readFileSync(join(TLS_DIR, `${who}-password`), "utf8").trim();
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(`e2e-${who}@example.com`);
-  await page.getByLabel("Password").fill(oneTime);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Choose a password" })).toBeVisible();
-  await page.getByLabel("New password").fill("a long console password");
-  await page.getByLabel("Repeat it").fill("a long console password");
-  await page.getByRole("button", { name: "Save and continue" }).click();
-  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
-}
 
 /** Registers an agent by DCR on the demo MCP server's issuer; returns its client id. */
 async function registerAgent(page: Page, name: string): Promise<string> {

@@ -1,29 +1,14 @@
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { type AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { DEMO_PASSWORD, TLS_DIR } from "../playwright.config";
-import { shot, watchForErrors } from "./support";
+import { DEMO_PASSWORD } from "../playwright.config";
+import { shot, signInAsAdmin, watchForErrors } from "./support";
 
 // Issuance hooks through the real pages: an admin adds a hook to a new MCP server on the
 // console (its signing key shown once), and a person's consent on that server meets the
 // hook's deny: no code, the hook's message, and a way back that gives the client
 // access_denied. The hook is a plain node HTTP server started by the test on loopback
 // (start-server.sh sets MANDATE_INTEGRATIONS_NETWORK=loopback).
-
-async function signInAsAdmin(page: Page, who: string) {
-  const oneTime = readFileSync(join(TLS_DIR, `${who}-password`), "utf8").trim();
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(`e2e-${who}@example.com`);
-  await page.getByLabel("Password").fill(oneTime);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Choose a password" })).toBeVisible();
-  await page.getByLabel("New password").fill("a long console password");
-  await page.getByLabel("Repeat it").fill("a long console password");
-  await page.getByRole("button", { name: "Save and continue" }).click();
-  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
-}
 
 test("an admin adds an issuance hook and its deny reaches the person with a way back", async ({ page, browser }, testInfo) => {
   const calls: { headers: IncomingHttpHeaders; body: any }[] = [];

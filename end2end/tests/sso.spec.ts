@@ -1,11 +1,8 @@
-import { test, expect, type Page, type Browser } from "@playwright/test";
+import { test, expect, type Browser } from "@playwright/test";
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { type AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import Provider from "oidc-provider";
-import { TLS_DIR } from "../playwright.config";
-import { shot, watchForErrors } from "./support";
+import { shot, signInAsAdmin, watchForErrors } from "./support";
 
 // Per-tenant single sign-on against a real OpenID provider: panva's oidc-provider, started by
 // this test on loopback (start-server.sh sets MANDATE_INTEGRATIONS_NETWORK=loopback), is the
@@ -64,19 +61,6 @@ async function startProvider(mandate: string) {
   } as any);
   server.on("request", provider.callback());
   return { issuer, close: () => server.close() };
-}
-
-async function signInAsAdmin(page: Page, who: string) {
-  const oneTime = readFileSync(join(TLS_DIR, `${who}-password`), "utf8").trim();
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(`e2e-${who}@example.com`);
-  await page.getByLabel("Password").fill(oneTime);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Choose a password" })).toBeVisible();
-  await page.getByLabel("New password").fill("a long console password");
-  await page.getByLabel("Repeat it").fill("a long console password");
-  await page.getByRole("button", { name: "Save and continue" }).click();
-  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
 }
 
 /** One person's authorization of the reports server, signing in at the provider. */

@@ -1,6 +1,8 @@
 import { expect, type Page, type TestInfo } from "@playwright/test";
 import { createHmac } from "node:crypto";
-import { DEMO_PASSWORD } from "../playwright.config";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEMO_PASSWORD, TLS_DIR } from "../playwright.config";
 
 /** Collects console errors, page errors and CSP violations for the test to assert on. */
 export function watchForErrors(page: Page): string[] {
@@ -46,4 +48,19 @@ export async function enrolTotp(page: Page, testInfo: TestInfo): Promise<string>
   await page.getByRole("button", { name: "Turn on" }).click();
   await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
   return key;
+}
+
+/** Signs in as a console admin made by `mandate admin create` in start-server.sh (a one-time
+ * password, replaced at this first sign-in); lands on the dashboard. */
+export async function signInAsAdmin(page: Page, who: string) {
+  const oneTime = readFileSync(join(TLS_DIR, `${who}-password`), "utf8").trim();
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(`e2e-${who}@example.com`);
+  await page.getByLabel("Password").fill(oneTime);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Choose a password" })).toBeVisible();
+  await page.getByLabel("New password").fill("a long console password");
+  await page.getByLabel("Repeat it").fill("a long console password");
+  await page.getByRole("button", { name: "Save and continue" }).click();
+  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
 }

@@ -14,8 +14,9 @@ use base64::Engine;
 use mandate_core::tenancy::SsoSettings;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -81,6 +82,33 @@ pub struct VerifiedIdentity {
 /// How long a provider's discovery document (with its JWKS) is reused to start sign-ins.
 /// Finishing one always reads them afresh, so a rotated signing key is never missed.
 const METADATA_TTL: Duration = Duration::from_secs(300);
+
+/// A relying-party client built from a provider's discovery document: its authorization
+/// endpoint and our redirect URI set, its token and userinfo endpoints as discovered.
+type RelyingParty = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+fn relying_party(
+    metadata: CoreProviderMetadata,
+    settings: &SsoSettings,
+    secret: &str,
+    redirect_uri: &str,
+) -> Result<RelyingParty, SsoFailure> {
+    let redirect = RedirectUrl::new(redirect_uri.to_owned())
+        .map_err(|e| SsoFailure::Invalid(format!("redirect URL: {e}")))?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(settings.client_id.clone()),
+        Some(ClientSecret::new(secret.to_owned())),
+    )
+    .set_redirect_uri(redirect))
+}
 
 /// The HTTP client for providers.
 #[derive(Clone)]
@@ -156,14 +184,7 @@ impl SsoClient {
         login_hint: Option<&str>,
     ) -> Result<Started, SsoFailure> {
         let metadata = self.discover_cached(settings).await?;
-        let redirect = RedirectUrl::new(redirect_uri.to_owned())
-            .map_err(|e| SsoFailure::Invalid(format!("redirect URL: {e}")))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(settings.client_id.clone()),
-            Some(ClientSecret::new(secret.to_owned())),
-        )
-        .set_redirect_uri(redirect);
+        let client = relying_party(metadata, settings, secret, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
@@ -198,14 +219,7 @@ impl SsoClient {
         pending: &PendingSso,
     ) -> Result<VerifiedIdentity, SsoFailure> {
         let metadata = self.discover(settings).await?;
-        let redirect = RedirectUrl::new(redirect_uri.to_owned())
-            .map_err(|e| SsoFailure::Invalid(format!("redirect URL: {e}")))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(settings.client_id.clone()),
-            Some(ClientSecret::new(secret.to_owned())),
-        )
-        .set_redirect_uri(redirect);
+        let client = relying_party(metadata, settings, secret, redirect_uri)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| SsoFailure::Invalid(chain(&e)))?

@@ -56,7 +56,7 @@ pub struct ConnectedAgent {
     pub last_used: String,
 }
 
-#[server]
+#[server(endpoint = "account_screen")]
 pub async fn account_screen(journey: Option<String>) -> Result<Screen<AccountView>, ServerFnError> {
     use crate::api::screen::{respond, screens};
     let (screens, request) = screens()?;

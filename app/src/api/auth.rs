@@ -168,14 +168,14 @@ impl ScopeRow {
     }
 }
 
-#[server]
+#[server(endpoint = "sign_in_screen")]
 pub async fn sign_in_screen(journey: Option<String>) -> Result<Screen<SignInView>, ServerFnError> {
     use crate::api::screen::{respond, screens};
     let (screens, request) = screens()?;
     Ok(respond(screens.sign_in(request, journey).await))
 }
 
-#[server]
+#[server(endpoint = "new_password_screen")]
 pub async fn new_password_screen(
     journey: Option<String>,
 ) -> Result<Screen<NewPasswordView>, ServerFnError> {
@@ -184,21 +184,21 @@ pub async fn new_password_screen(
     Ok(respond(screens.new_password(request, journey).await))
 }
 
-#[server]
+#[server(endpoint = "verify_screen")]
 pub async fn verify_screen(journey: Option<String>) -> Result<Screen<VerifyView>, ServerFnError> {
     use crate::api::screen::{respond, screens};
     let (screens, request) = screens()?;
     Ok(respond(screens.verify(request, journey).await))
 }
 
-#[server]
+#[server(endpoint = "tenant_screen")]
 pub async fn tenant_screen(journey: Option<String>) -> Result<Screen<TenantView>, ServerFnError> {
     use crate::api::screen::{respond, screens};
     let (screens, request) = screens()?;
     Ok(respond(screens.tenant(request, journey).await))
 }
 
-#[server]
+#[server(endpoint = "consent_screen")]
 pub async fn consent_screen(journey: Option<String>) -> Result<Screen<ConsentView>, ServerFnError> {
     use crate::api::screen::{respond, screens};
     let (screens, request) = screens()?;

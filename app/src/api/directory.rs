@@ -41,7 +41,7 @@ impl McpServerCard {
 
 /// Every MCP server with its issuer, discovery URL and scopes. Public: the same facts are
 /// in each server's RFC 8414 metadata.
-#[server]
+#[server(endpoint = "list_mcp_servers")]
 pub async fn list_mcp_servers() -> Result<Vec<McpServerCard>, ServerFnError> {
     use crate::context::UiContext;
     let ctx = expect_context::<UiContext>();

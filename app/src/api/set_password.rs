@@ -15,7 +15,7 @@ pub struct SetPasswordView {
     pub error: Option<String>,
 }
 
-#[server]
+#[server(endpoint = "set_password_screen")]
 pub async fn set_password_screen(token: String) -> Result<Screen<SetPasswordView>, ServerFnError> {
     Ok(ssr::view(token).await)
 }

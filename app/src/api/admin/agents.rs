@@ -148,7 +148,7 @@ pub struct AgentView {
     pub info: Option<String>,
 }
 
-#[server]
+#[server(endpoint = "agents_screen")]
 pub async fn agents_screen(
     #[server(default)] query: AgentsQuery,
 ) -> Result<Screen<AgentsView>, ServerFnError> {
@@ -165,7 +165,7 @@ pub async fn agents_screen(
         .unwrap_or_else(super::failed))
 }
 
-#[server]
+#[server(endpoint = "agent_screen")]
 pub async fn agent_screen(id: String) -> Result<Screen<AgentView>, ServerFnError> {
     let admin = match super::admin().await {
         Ok(admin) => admin,

@@ -31,7 +31,7 @@ pub struct ApiKeysView {
     pub info: Option<String>,
 }
 
-#[server]
+#[server(endpoint = "api_keys_screen")]
 pub async fn api_keys_screen() -> Result<Screen<ApiKeysView>, ServerFnError> {
     let admin = match super::admin().await {
         Ok(admin) => admin,

@@ -135,7 +135,7 @@ pub struct AuditView {
 /// Rows per page.
 pub const PAGE_SIZE: u32 = 50;
 
-#[server]
+#[server(endpoint = "audit_screen")]
 pub async fn audit_screen(
     #[server(default)] query: AuditQuery,
 ) -> Result<Screen<AuditView>, ServerFnError> {

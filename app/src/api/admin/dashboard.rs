@@ -54,7 +54,7 @@ pub const RANGES: [(&str, &str); 3] = [
     ("30d", "Last 30 days"),
 ];
 
-#[server]
+#[server(endpoint = "dashboard_screen")]
 pub async fn dashboard_screen(
     #[server(default)] range: Option<String>,
 ) -> Result<Screen<DashboardView>, ServerFnError> {

@@ -93,7 +93,7 @@ impl ServerFormView {
 /// Blank scope rows offered after the existing ones.
 pub const BLANK_SCOPE_ROWS: usize = 3;
 
-#[server]
+#[server(endpoint = "mcp_servers_screen")]
 pub async fn mcp_servers_screen() -> Result<Screen<McpServersView>, ServerFnError> {
     let admin = match super::admin().await {
         Ok(admin) => admin,
@@ -102,7 +102,7 @@ pub async fn mcp_servers_screen() -> Result<Screen<McpServersView>, ServerFnErro
     Ok(ssr::list_view(admin).await.unwrap_or_else(super::failed))
 }
 
-#[server]
+#[server(endpoint = "mcp_server_screen")]
 pub async fn mcp_server_screen(id: String) -> Result<Screen<ServerFormView>, ServerFnError> {
     let admin = match super::admin().await {
         Ok(admin) => admin,

@@ -109,9 +109,11 @@ pub struct PersonView {
     pub info: Option<String>,
 }
 
+/// A console page's server function; `$endpoint` is its path under `/api` (fixed, so the
+/// browser bundle and the server always agree on it).
 macro_rules! console_screen {
-    ($name:ident, $view:ty, $builder:ident $(, $arg:ident: $ty:ty)*) => {
-        #[server]
+    ($name:ident, $endpoint:tt, $view:ty, $builder:ident $(, $arg:ident: $ty:ty)*) => {
+        #[server(endpoint = $endpoint)]
         pub async fn $name($($arg: $ty),*) -> Result<Screen<$view>, ServerFnError> {
             let admin = match super::admin().await {
                 Ok(admin) => admin,
@@ -128,10 +130,10 @@ macro_rules! console_screen {
     };
 }
 
-console_screen!(tenants_screen, TenantsView, tenants_view);
-console_screen!(tenant_screen, TenantView, tenant_view, slug: String);
-console_screen!(people_screen, PeopleView, people_view, q: String, cursor: String);
-console_screen!(person_screen, PersonView, person_view, id: String);
+console_screen!(tenants_screen, "tenants_screen", TenantsView, tenants_view);
+console_screen!(tenant_screen, "tenant_screen", TenantView, tenant_view, slug: String);
+console_screen!(people_screen, "people_screen", PeopleView, people_view, q: String, cursor: String);
+console_screen!(person_screen, "person_screen", PersonView, person_view, id: String);
 
 #[cfg(feature = "ssr")]
 mod ssr {

@@ -107,7 +107,7 @@ pub struct SimulatorView {
     pub after: Option<SimulatedOutcome>,
 }
 
-#[server]
+#[server(endpoint = "policies_screen")]
 pub async fn policies_screen(cursor: String) -> Result<Screen<PoliciesView>, ServerFnError> {
     let admin = match super::admin().await {
         Ok(admin) => admin,
@@ -118,7 +118,7 @@ pub async fn policies_screen(cursor: String) -> Result<Screen<PoliciesView>, Ser
         .unwrap_or_else(super::failed))
 }
 
-#[server]
+#[server(endpoint = "simulator_screen")]
 pub async fn simulator_screen() -> Result<Screen<SimulatorView>, ServerFnError> {
     let admin = match super::admin().await {
         Ok(admin) => admin,

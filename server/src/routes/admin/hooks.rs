@@ -8,9 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::access::AdminAccess;
 use mandate_core::admin::hooks;
-use mandate_core::admin::AdminError;
 
-use super::{changed, field, record, refused};
+use super::{changed, field, prefixed, record, refused};
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::{self, RequestHead};
@@ -47,21 +46,10 @@ pub async fn add(
             };
             ui::render(state, head, None, notice, StatusCode::CREATED).await
         }
-        Err(AdminError::Invalid(fields)) => {
-            let fields = fields
-                .into_iter()
-                .map(|(k, v)| (format!("hook_{k}"), v))
-                .collect();
-            refused(
-                state,
-                head,
-                AdminError::Invalid(fields),
-                Some(form),
-                "The hook was not added",
-            )
-            .await
+        Err(e) => {
+            let e = prefixed(e, "hook_");
+            refused(state, head, e, Some(form), "The hook was not added").await
         }
-        Err(e) => refused(state, head, e, Some(form), "The hook was not added").await,
     }
 }
 

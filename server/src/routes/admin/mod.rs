@@ -225,6 +225,21 @@ async fn refused(
     crate::ui::render(state, head, None, notice, status).await
 }
 
+/// `e` with its field errors renamed for a form whose fields carry `prefix` (`hook_url` for
+/// core's `url`), for a second form on a page whose first has fields of the same names.
+fn prefixed(e: mandate_core::admin::AdminError, prefix: &str) -> mandate_core::admin::AdminError {
+    use mandate_core::admin::AdminError;
+    match e {
+        AdminError::Invalid(fields) => AdminError::Invalid(
+            fields
+                .into_iter()
+                .map(|(k, v)| (format!("{prefix}{k}"), v))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Records a console change; a failure to record is logged (the change is made).
 async fn record(state: &AppState, event: mandate_core::audit::AuditEvent) {
     if let Err(e) = state.audit.record(event).await {

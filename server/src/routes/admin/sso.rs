@@ -5,9 +5,8 @@
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::access::AdminAccess;
 use mandate_core::admin::sso::{self, SsoDraft};
-use mandate_core::admin::AdminError;
 
-use super::{changed, field, record, refused};
+use super::{changed, field, prefixed, record, refused};
 use crate::request_context::Caller;
 use crate::state::AppState;
 use crate::ui::RequestHead;
@@ -54,21 +53,10 @@ pub async fn save(
             record(state, event).await;
             Redirect::to(&format!("/admin/tenants/{slug}")).into_response()
         }
-        Err(AdminError::Invalid(fields)) => {
-            let fields = fields
-                .into_iter()
-                .map(|(k, v)| (format!("sso_{k}"), v))
-                .collect();
-            refused(
-                state,
-                head,
-                AdminError::Invalid(fields),
-                Some(form),
-                "Single sign-on was not saved",
-            )
-            .await
+        Err(e) => {
+            let e = prefixed(e, "sso_");
+            refused(state, head, e, Some(form), "Single sign-on was not saved").await
         }
-        Err(e) => refused(state, head, e, Some(form), "Single sign-on was not saved").await,
     }
 }
 
