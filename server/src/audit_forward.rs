@@ -35,14 +35,9 @@ pub fn line(event: &StoredEvent) -> Value {
     value
 }
 
-/// `t=…,v1=…` for `body` at `timestamp`.
+/// `t=…,v1=…` for `body` at `timestamp` (the scheme issuance hooks are signed with too).
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let mut signed = format!("{timestamp}.").into_bytes();
-    signed.extend_from_slice(body);
-    let tag = ring::hmac::sign(&key, &signed);
-    let hex = mandate_core::audit::lower_hex(tag.as_ref());
-    format!("t={timestamp},v1={hex}")
+    mandate_core::enrich::signature(secret.as_bytes(), timestamp, body)
 }
 
 struct Forwarder {
