@@ -21,5 +21,6 @@ mod policies_admin;
 mod registry_admin;
 mod security_headers;
 mod sso;
+mod sso_flow;
 mod startup;
 mod steps;
