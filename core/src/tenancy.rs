@@ -10,6 +10,14 @@ use serde_json::Value;
 
 use crate::clock::UnixMillis;
 
+/// Where every tenant's provider sends people back (registered at the provider).
+pub const SSO_CALLBACK_PATH: &str = "/sign-in/sso/callback";
+
+/// The redirect URI of a deployment at `public_url`, as providers must have it registered.
+pub fn sso_redirect_uri(public_url: &str) -> String {
+    format!("{}{SSO_CALLBACK_PATH}", public_url.trim_end_matches('/'))
+}
+
 /// A tenant's upstream OpenID provider (its client secret is stored sealed, apart).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

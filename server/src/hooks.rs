@@ -3,7 +3,6 @@
 //! timeout, never follows a redirect, reaches only the addresses the deployment allows
 //! (`MANDATE_INTEGRATIONS_NETWORK`), and is one `hook.called` audit event.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -15,12 +14,13 @@ use mandate_core::enrich::{
 use mandate_core::journey::TenantOption;
 use mandate_core::model::{Agent, McpServer};
 use mandate_core::oauth::error::OAuthError;
+use mandate_core::oauth::redirect_uri::is_loopback_host;
 use mandate_core::oauth::scope::ScopeSet;
 use mandate_core::store::hooks::CallableHook;
 use reqwest::redirect::Policy;
-use url::{Host, Url};
+use url::Url;
 
-use crate::outbound::{check_literal, AddressPolicy, GuardedResolver};
+use crate::outbound::{check_literal, error_chain, guarded_client, AddressPolicy};
 use crate::state::AppState;
 
 /// The HTTP client for hooks.
@@ -32,13 +32,10 @@ pub struct HookClient {
 
 impl HookClient {
     pub fn new(policy: AddressPolicy) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver { policy }))
+        let client = guarded_client(policy)
             // A hook answers itself: a redirect could lead anywhere.
             .redirect(Policy::none())
             .connect_timeout(Duration::from_secs(2))
-            .no_proxy()
-            .user_agent(concat!("Mandate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self { client, policy })
@@ -46,12 +43,7 @@ impl HookClient {
 
     /// https always; plain http only to a loopback host when loopback is allowed (tests).
     fn check(&self, url: &Url) -> Result<(), HookFailure> {
-        let loopback_host = match url.host() {
-            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
+        let loopback_host = is_loopback_host(url.host());
         match url.scheme() {
             "https" => {}
             "http" if self.policy.loopback && loopback_host => {}
@@ -118,14 +110,7 @@ fn transport(e: reqwest::Error) -> HookFailure {
     if e.is_timeout() {
         HookFailure::TimedOut
     } else {
-        let e = e.without_url();
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            text = format!("{text}: {cause}");
-            source = cause.source();
-        }
-        HookFailure::Unreachable(text)
+        HookFailure::Unreachable(error_chain(&e.without_url()))
     }
 }
 

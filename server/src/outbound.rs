@@ -92,8 +92,29 @@ impl AddressPolicy {
     }
 }
 
+/// A client builder for every outbound call: names resolve through the address guard (only
+/// addresses `policy` allows), no proxy, Mandate's user agent. Callers add their redirect
+/// policy and timeouts.
+pub(crate) fn guarded_client(policy: AddressPolicy) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver { policy }))
+        .no_proxy()
+        .user_agent(concat!("Mandate/", env!("CARGO_PKG_VERSION")))
+}
+
+/// An error and its causes, `: `-separated (for logs and the audit trail).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 /// Resolves names and drops every address that is not allowed.
-pub(crate) struct GuardedResolver {
+struct GuardedResolver {
     pub policy: AddressPolicy,
 }
 
@@ -166,19 +187,14 @@ impl OutboundClient {
                 attempt.follow()
             }
         });
-        let mut builder = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: AddressPolicy {
-                    private: false,
-                    loopback: allow_loopback,
-                },
-            }))
-            .redirect(redirect_policy)
-            .timeout(Duration::from_secs(3))
-            .connect_timeout(Duration::from_secs(2))
-            .no_proxy()
-            .https_only(true)
-            .user_agent(concat!("Mandate/", env!("CARGO_PKG_VERSION")));
+        let mut builder = guarded_client(AddressPolicy {
+            private: false,
+            loopback: allow_loopback,
+        })
+        .redirect(redirect_policy)
+        .timeout(Duration::from_secs(3))
+        .connect_timeout(Duration::from_secs(2))
+        .https_only(true);
         if let Some(pem) = extra_ca_pem {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| format!("the extra CA is not a PEM certificate: {e}"))?;

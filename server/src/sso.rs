@@ -21,10 +21,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::outbound::{AddressPolicy, GuardedResolver};
-
-/// Where every tenant's provider sends people back (register it at the provider).
-pub const CALLBACK_PATH: &str = "/sign-in/sso/callback";
+use crate::outbound::{error_chain, guarded_client, AddressPolicy};
 
 /// Why a sign-in through a provider failed (the text is for logs and the audit trail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,27 +115,14 @@ pub struct SsoClient {
     metadata: Arc<Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>>,
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
-}
-
 impl SsoClient {
     pub fn new(policy: AddressPolicy) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver { policy }))
+        let http = guarded_client(policy)
             // Following redirects would let a provider's answer lead anywhere (SSRF).
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(5))
-            .no_proxy()
             .https_only(!policy.loopback)
-            .user_agent(concat!("Mandate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {
@@ -152,7 +136,7 @@ impl SsoClient {
             .map_err(|e| SsoFailure::Invalid(format!("issuer URL: {e}")))?;
         CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
-            .map_err(|e| SsoFailure::Unreachable(chain(&e)))
+            .map_err(|e| SsoFailure::Unreachable(error_chain(&e)))
     }
 
     /// [`Self::discover`], reusing a document read less than [`METADATA_TTL`] ago.
@@ -222,18 +206,18 @@ impl SsoClient {
         let client = relying_party(metadata, settings, secret, redirect_uri)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .map_err(|e| SsoFailure::Invalid(chain(&e)))?
+            .map_err(|e| SsoFailure::Invalid(error_chain(&e)))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| SsoFailure::Unreachable(chain(&e)))?;
+            .map_err(|e| SsoFailure::Unreachable(error_chain(&e)))?;
         let id_token = token
             .id_token()
             .ok_or_else(|| SsoFailure::Invalid("the token response has no ID token".into()))?;
         let verifier = client.id_token_verifier();
         let claims = id_token
             .claims(&verifier, &Nonce::new(pending.nonce.clone()))
-            .map_err(|e| SsoFailure::Invalid(chain(&e)))?;
+            .map_err(|e| SsoFailure::Invalid(error_chain(&e)))?;
         // The verified token's payload, for claims the crate does not model (groups).
         let raw = id_token.to_string();
         let payload = raw

@@ -2,15 +2,15 @@
 //! master key and shown once), delete. Project admins only, like the servers themselves.
 
 use serde::{Deserialize, Serialize};
-use url::{Host, Url};
+use url::Url;
 
 use super::{project_only, AdminError, AdminResult};
 use crate::access::AdminAccess;
 use crate::clock::UnixMillis;
 use crate::crypto::MasterKey;
 use crate::enrich::{FailurePolicy, DEFAULT_TIMEOUT_MS, TIMEOUT_RANGE_MS};
-use crate::ids::McpServerId;
 use crate::model::McpServer;
+use crate::oauth::redirect_uri::is_loopback_host;
 use crate::policy::draft::FieldErrors;
 use crate::secret::{Secret, SecretKind};
 use crate::store::hooks::IssuanceHook;
@@ -112,12 +112,10 @@ fn check_url(raw: &str) -> Result<(), &'static str> {
         return Err("Give the hook's URL (up to 2048 characters).");
     }
     let url = Url::parse(raw).map_err(|_| "This is not a URL.")?;
-    let loopback = match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err("The URL needs a host."),
-    };
+    if url.host().is_none() {
+        return Err("The URL needs a host.");
+    }
+    let loopback = is_loopback_host(url.host());
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
@@ -133,12 +131,7 @@ fn check_url(raw: &str) -> Result<(), &'static str> {
 }
 
 async fn server(store: &Store, key: &str) -> AdminResult<McpServer> {
-    let by_id = store.mcp_server(&McpServerId::from_string(key)).await?;
-    let found = match by_id {
-        Some(server) => Some(server),
-        None => store.mcp_server_by_slug(key).await?,
-    };
-    found.ok_or(AdminError::NotFound("No MCP server has this id or slug."))
+    super::mcp_servers::find(store, key).await
 }
 
 /// A server (by id or slug) and its hooks in calling order.

@@ -2,7 +2,7 @@
 //! blank on a change, the stored one stays), remove. The tenant's admins or project admins.
 
 use serde::{Deserialize, Serialize};
-use url::{Host, Url};
+use url::Url;
 
 use super::tenants::find;
 use super::{AdminError, AdminResult};
@@ -10,6 +10,7 @@ use crate::access::AdminAccess;
 use crate::clock::UnixMillis;
 use crate::crypto::MasterKey;
 use crate::model::Tenant;
+use crate::oauth::redirect_uri::is_loopback_host;
 use crate::policy::draft::FieldErrors;
 use crate::tenancy::{parse_role_mapping, SsoSettings};
 
@@ -50,12 +51,10 @@ fn issuer_error(raw: &str) -> Option<&'static str> {
     let Ok(url) = Url::parse(raw) else {
         return Some("Give the provider's issuer URL, e.g. https://login.example.com.");
     };
-    let loopback = match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Some("The issuer URL needs a host."),
-    };
+    if url.host().is_none() {
+        return Some("The issuer URL needs a host.");
+    }
+    let loopback = is_loopback_host(url.host());
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}

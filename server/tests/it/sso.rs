@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use crate::admin_api::{create_key, key_in};
 use crate::audit_views::{make_project_admin, signed_in};
 use crate::oauth_flow::{authorize_url, demo_server, register_public};
-use crate::steps::{text, EMAIL};
-use crate::support::{browser, client, hidden_field, location, TestServer};
+use crate::steps::{post_sign_in, EMAIL};
+use crate::support::{browser, client, location, TestServer};
 
 async fn admin_key(server: &TestServer, password: &str) -> String {
     make_project_admin(&server.store).await;
@@ -136,17 +136,13 @@ async fn an_enforced_domain_signs_in_only_through_its_provider() {
         .await
         .expect("demote");
     let b = browser();
-    let html = text(&b, &server.url("/sign-in")).await;
-    let res = b
-        .post(server.url("/sign-in"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("email", EMAIL.to_owned()),
-            ("password", password.clone()),
-        ])
-        .send()
-        .await
-        .expect("sign in");
+    let res = post_sign_in(
+        &server,
+        &b,
+        None,
+        &[("email", EMAIL), ("password", &password)],
+    )
+    .await;
     assert_eq!(res.status(), 502);
     let page = res.text().await.expect("html");
     assert!(
@@ -186,17 +182,13 @@ async fn an_enforced_domain_signs_in_only_through_its_provider() {
 
     // A project admin of that domain still signs in with their password.
     make_project_admin(&server.store).await;
-    let html = text(&b, &server.url("/sign-in")).await;
-    let res = b
-        .post(server.url("/sign-in"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("email", EMAIL.to_owned()),
-            ("password", password.clone()),
-        ])
-        .send()
-        .await
-        .expect("sign in");
+    let res = post_sign_in(
+        &server,
+        &b,
+        None,
+        &[("email", EMAIL), ("password", &password)],
+    )
+    .await;
     assert_eq!(res.status(), 303, "break glass");
     assert!(!location(&server, &res).contains("/sign-in"));
 
@@ -206,17 +198,7 @@ async fn an_enforced_domain_signs_in_only_through_its_provider() {
         .execute(server.store.pool())
         .await
         .expect("remove");
-    let html = text(&b, &server.url("/sign-in")).await;
-    let res = b
-        .post(server.url("/sign-in"))
-        .form(&[
-            ("csrf", hidden_field(&html, "csrf")),
-            ("email", EMAIL.to_owned()),
-            ("sso", "1".to_owned()),
-        ])
-        .send()
-        .await
-        .expect("sso");
+    let res = post_sign_in(&server, &b, None, &[("email", EMAIL), ("sso", "1")]).await;
     assert_eq!(res.status(), 400);
     assert!(res
         .text()

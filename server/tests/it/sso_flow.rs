@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 use crate::admin_api::{create_key, key_in};
 use crate::audit_views::{make_project_admin, signed_in};
 use crate::oauth_flow::RESOURCE;
-use crate::steps::text;
-use crate::support::{browser, client, hidden_field, location, query_of, TestServer};
+use crate::steps::post_sign_in;
+use crate::support::{browser, client, location, query_of, TestServer};
 
 /// What the provider puts in its next ID token.
 #[derive(Default)]
@@ -124,21 +124,11 @@ async fn through_provider(
     explicit: bool,
 ) -> (reqwest::Client, reqwest::Response) {
     let b = browser();
-    let html = text(&b, &server.url("/sign-in")).await;
-    let mut form = vec![
-        ("csrf", hidden_field(&html, "csrf")),
-        ("email", email.to_owned()),
-        ("password", "not checked".to_owned()),
-    ];
+    let mut fields = vec![("email", email), ("password", "not checked")];
     if explicit {
-        form.push(("sso", "1".to_owned()));
+        fields.push(("sso", "1"));
     }
-    let res = b
-        .post(server.url("/sign-in"))
-        .form(&form)
-        .send()
-        .await
-        .expect("sign in");
+    let res = post_sign_in(server, &b, None, &fields).await;
     assert_eq!(res.status(), 303);
     let to = res.headers()["location"]
         .to_str()

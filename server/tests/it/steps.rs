@@ -23,27 +23,37 @@ pub async fn sign_in(
     journey: Option<&str>,
     password: &str,
 ) -> String {
+    let mut fields = vec![("email", EMAIL), ("password", password)];
+    fields.extend(journey.map(|j| ("journey", j)));
+    let res = post_sign_in(server, b, journey, &fields).await;
+    assert_eq!(res.status(), 303, "password accepted");
+    location(server, &res)
+}
+
+/// Sends the sign-in form of `/sign-in` (within `journey`) with `fields` and the page's CSRF
+/// token; returns the answer.
+pub async fn post_sign_in(
+    server: &TestServer,
+    b: &reqwest::Client,
+    journey: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let url = match journey {
         Some(j) => server.url(&format!("/sign-in?journey={j}")),
         None => server.url("/sign-in"),
     };
     let html = text(b, &url).await;
-    let mut form = vec![
-        ("csrf", hidden_field(&html, "csrf")),
-        ("email", EMAIL.to_owned()),
-        ("password", password.to_owned()),
-    ];
-    if let Some(j) = journey {
-        form.push(("journey", j.to_owned()));
-    }
-    let res = b
-        .post(server.url("/sign-in"))
+    let mut form = vec![("csrf".to_owned(), hidden_field(&html, "csrf"))];
+    form.extend(
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    b.post(server.url("/sign-in"))
         .form(&form)
         .send()
         .await
-        .expect("sign in");
-    assert_eq!(res.status(), 303, "password accepted");
-    location(server, &res)
+        .expect("sign in")
 }
 
 /// Follows `start` (an authorize URL) and, when it leads to sign-in, signs in; returns the

@@ -291,10 +291,7 @@ mod ssr {
             error: notice.error,
             info: notice.info,
             sso_configured: sso.is_some(),
-            sso_redirect_uri: format!(
-                "{}/sign-in/sso/callback",
-                admin.ctx.public_url.trim_end_matches('/')
-            ),
+            sso_redirect_uri: mandate_core::tenancy::sso_redirect_uri(&admin.ctx.public_url),
         })))
     }
 

@@ -39,7 +39,7 @@ pub async fn get(store: &Store, access: &AdminAccess, key: &str) -> AdminResult<
     Ok(ServerWithScopes { server, scopes })
 }
 
-async fn find(store: &Store, key: &str) -> AdminResult<McpServer> {
+pub(super) async fn find(store: &Store, key: &str) -> AdminResult<McpServer> {
     let by_id = store.mcp_server(&McpServerId::from_string(key)).await?;
     let found = match by_id {
         Some(server) => Some(server),

@@ -6,13 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use mandate_core::admin::sso::{self, SsoDraft};
-use mandate_core::tenancy::SsoSettings;
+use mandate_core::tenancy::{sso_redirect_uri, SsoSettings};
 use serde::Serialize;
 
 use super::bodies::ErrorEnvelope;
 use super::{changed, ApiCaller, ApiError, ApiJson};
 use crate::request_context::Caller;
-use crate::sso::CALLBACK_PATH;
 use crate::state::AppState;
 
 /// A tenant's single sign-on, and the redirect URI to register at its provider.
@@ -26,10 +25,7 @@ pub struct SsoView {
 fn view(state: &AppState, sso: Option<SsoSettings>) -> SsoView {
     SsoView {
         sso,
-        redirect_uri: format!(
-            "{}{CALLBACK_PATH}",
-            state.config.public_url.trim_end_matches('/')
-        ),
+        redirect_uri: sso_redirect_uri(&state.config.public_url),
     }
 }
 

@@ -84,7 +84,10 @@ pub fn page_router() -> Router<AppState> {
     Router::new()
         .route("/s/{slug}/authorize", get(authorize::authorize))
         .route(SIGN_IN_PATH, post(journey::sign_in))
-        .route(crate::sso::CALLBACK_PATH, get(journey::sso_callback))
+        .route(
+            mandate_core::tenancy::SSO_CALLBACK_PATH,
+            get(journey::sso_callback),
+        )
         .route(journey::NEW_PASSWORD_PATH, post(journey::new_password))
         .route(journey::TENANT_PATH, post(journey::choose_tenant))
         .route(journey::CONSENT_PATH, post(journey::consent))

@@ -137,7 +137,7 @@ pub async fn sign_in(
             return super::sso::begin(
                 &state,
                 &js,
-                settings,
+                &settings.tenant_id,
                 email,
                 form.journey.as_deref(),
                 &caller,

@@ -1,6 +1,6 @@
 //! Signing in through a tenant's OpenID provider: the sign-in form sends an email of an
 //! SSO domain here (no password), the provider sends the person back to
-//! [`crate::sso::CALLBACK_PATH`]; the identity is linked to (or creates) the Mandate user, the
+//! [`SSO_CALLBACK_PATH`](mandate_core::tenancy::SSO_CALLBACK_PATH); the identity is linked to (or creates) the Mandate user, the
 //! tenant membership's roles follow the provider's groups, and the journey goes on. Every
 //! refusal is a readable page and a `user.sign_in_failed` event.
 
@@ -14,7 +14,7 @@ use mandate_core::ids::{TenantId, UserId};
 use mandate_core::journey::SignedInUser;
 use mandate_core::model::User;
 use mandate_core::tenancy::{
-    accept_identity, groups_of, mapped_roles, may_link_existing, SsoSettings,
+    accept_identity, groups_of, mapped_roles, may_link_existing, sso_redirect_uri, SsoSettings,
 };
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
@@ -22,7 +22,7 @@ use tower_sessions::Session;
 use super::{complete_sign_in, JourneySession};
 use crate::pages::error_page;
 use crate::request_context::Caller;
-use crate::sso::{PendingSso, SsoFailure, VerifiedIdentity, CALLBACK_PATH};
+use crate::sso::{PendingSso, SsoFailure, VerifiedIdentity};
 use crate::state::AppState;
 
 const PENDING_KEY: &str = "sso_pending";
@@ -30,13 +30,6 @@ const PENDING_KEY: &str = "sso_pending";
 const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 /// RFC 8176 methods that count as a second factor done at the provider.
 const MFA_METHODS: [&str; 6] = ["mfa", "otp", "hwk", "swk", "sms", "fpt"];
-
-fn callback_url(state: &AppState) -> String {
-    format!(
-        "{}{CALLBACK_PATH}",
-        state.config.public_url.trim_end_matches('/')
-    )
-}
 
 /// A failed SSO sign-in: recorded, and a page saying what the person can do.
 async fn refused(
@@ -63,31 +56,28 @@ async fn refused(
     error_page(status, title, message)
 }
 
-/// The tenant's client secret, opened.
-fn secret_of(state: &AppState, tenant_id: &str, sealed: &[u8]) -> Option<String> {
-    let bytes = state.master_key.open(sealed, tenant_id.as_bytes()).ok()?;
-    String::from_utf8(bytes).ok()
+/// The tenant's SSO settings with its client secret opened; `None` when it has none (any
+/// more) or the secret cannot be read.
+async fn provider_of(state: &AppState, tenant_id: &str) -> Option<(SsoSettings, String)> {
+    let (settings, sealed) = state.store.sso_of(tenant_id).await.ok()??;
+    let bytes = state.master_key.open(&sealed, tenant_id.as_bytes()).ok()?;
+    Some((settings, String::from_utf8(bytes).ok()?))
 }
 
 const UNAVAILABLE: &str = "Single sign-on is not working right now";
 const UNAVAILABLE_TEXT: &str =
     "Your organization's sign-in could not be reached or answered in a way Mandate cannot accept. Try again in a moment; if it keeps happening, tell your administrator.";
 
-/// Sends the person to `settings`' provider for `email` (from the sign-in form).
+/// Sends the person to tenant `tenant`'s provider for `email` (from the sign-in form).
 pub(super) async fn begin(
     state: &AppState,
     js: &JourneySession,
-    settings: &SsoSettings,
+    tenant: &str,
     email: &str,
     journey: Option<&str>,
     caller: &Caller,
 ) -> Response {
-    let tenant = settings.tenant_id.as_str();
-    let secret = match state.store.sso_of(tenant).await {
-        Ok(Some((_, sealed))) => secret_of(state, tenant, &sealed),
-        _ => None,
-    };
-    let Some(secret) = secret else {
+    let Some((settings, secret)) = provider_of(state, tenant).await else {
         return refused(
             state,
             caller,
@@ -101,7 +91,12 @@ pub(super) async fn begin(
     };
     let started = state
         .sso
-        .start(settings, &secret, &callback_url(state), Some(email))
+        .start(
+            &settings,
+            &secret,
+            &sso_redirect_uri(&state.config.public_url),
+            Some(email),
+        )
         .await;
     let started = match started {
         Ok(started) => started,
@@ -196,13 +191,7 @@ pub async fn callback(
         )
         .await;
     };
-    let stored = match state.store.sso_of(&tenant).await {
-        Ok(Some((settings, sealed))) => {
-            secret_of(&state, &tenant, &sealed).map(|secret| (settings, secret))
-        }
-        _ => None,
-    };
-    let Some((settings, secret)) = stored else {
+    let Some((settings, secret)) = provider_of(&state, &tenant).await else {
         return refused(
             &state,
             &caller,
@@ -216,7 +205,13 @@ pub async fn callback(
     };
     let verified = state
         .sso
-        .finish(&settings, &secret, &callback_url(&state), code, &pending)
+        .finish(
+            &settings,
+            &secret,
+            &sso_redirect_uri(&state.config.public_url),
+            code,
+            &pending,
+        )
         .await;
     let identity = match verified {
         Ok(identity) => identity,
