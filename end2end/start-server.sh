@@ -32,7 +32,7 @@ export MANDATE_INTEGRATIONS_NETWORK=loopback
 MANDATE_DEMO_PASSWORD="${E2E_DEMO_PASSWORD:?}" "$MANDATE_BIN" seed demo \
   --resource-url "${E2E_MCP_RESOURCE:-http://localhost:4100/mcp}" >/dev/null
 # One person per journey test, so a second factor enrolled by one test never meets another.
-for who in totp stepup passkey revoke forged mcp cimd tail policy hook; do
+for who in totp stepup passkey revoke forged mcp cimd tail policy hook vault; do
   tenants=(--tenant acme)
   [[ "$who" == totp || "$who" == mcp || "$who" == cimd ]] && tenants+=(--tenant globex)
   MANDATE_USER_PASSWORD="$E2E_DEMO_PASSWORD" "$MANDATE_BIN" user add \
@@ -40,7 +40,7 @@ for who in totp stepup passkey revoke forged mcp cimd tail policy hook; do
 done
 # Someone with a one-time password (as `admin create` gives): the new-password page test reads it.
 # Admins made the same way, one per console test.
-for who in owner auditor1 auditor2 auditor3 registrar keeper hooker ssoadmin; do
+for who in owner auditor1 auditor2 auditor3 registrar keeper hooker ssoadmin vaulter; do
   "$MANDATE_BIN" admin create --email "e2e-${who}@example.com" |
     awk '/password:/ { print $2 }' > "$tls_dir/${who}-password"
 done

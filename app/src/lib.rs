@@ -86,6 +86,11 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=path!("/admin/connections")
+                    view=pages::admin::connections::ConnectionsPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=path!("/admin/api-keys")
                     view=pages::admin::api_keys::ApiKeysPage
                     ssr=SsrMode::Async

@@ -96,6 +96,52 @@ impl MasterKey {
     }
 }
 
+/// Version byte of an envelope: a fresh data key seals the value, the master key seals the
+/// data key. Layout: `[SEAL_ENVELOPE_V1][u16 BE length of the sealed key][sealed key][sealed value]`.
+const SEAL_ENVELOPE_V1: u8 = 2;
+
+impl MasterKey {
+    /// Envelope encryption (AES-256-GCM twice): `plaintext` is sealed under a random data key
+    /// used for this value only, and that key is sealed under the master key; both bound to
+    /// `context`. Vault tokens are stored this way, so no two share a key and re-wrapping under
+    /// a new master key never touches the tokens themselves.
+    pub fn seal_envelope(&self, plaintext: &[u8], context: &[u8]) -> CoreResult<Vec<u8>> {
+        let data_key = Self::generate();
+        let sealed_key = self.seal(&data_key.0, context)?;
+        let sealed_value = data_key.seal(plaintext, context)?;
+        let key_len =
+            u16::try_from(sealed_key.len()).map_err(|_| CoreError::Crypto("key too long"))?;
+        let mut out = Vec::with_capacity(3 + sealed_key.len() + sealed_value.len());
+        out.push(SEAL_ENVELOPE_V1);
+        out.extend_from_slice(&key_len.to_be_bytes());
+        out.extend_from_slice(&sealed_key);
+        out.extend_from_slice(&sealed_value);
+        Ok(out)
+    }
+
+    /// Opens what [`MasterKey::seal_envelope`] produced with the same `context`.
+    pub fn open_envelope(&self, sealed: &[u8], context: &[u8]) -> CoreResult<Vec<u8>> {
+        let malformed = CoreError::Crypto("unknown sealed value format");
+        let Some((&SEAL_ENVELOPE_V1, rest)) = sealed.split_first() else {
+            return Err(malformed);
+        };
+        if rest.len() < 2 {
+            return Err(malformed);
+        }
+        let (len, rest) = rest.split_at(2);
+        let key_len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if rest.len() < key_len {
+            return Err(malformed);
+        }
+        let (sealed_key, sealed_value) = rest.split_at(key_len);
+        let key: [u8; 32] = self
+            .open(sealed_key, context)?
+            .try_into()
+            .map_err(|_| CoreError::Crypto("data key of the wrong length"))?;
+        Self(key).open(sealed_value, context)
+    }
+}
+
 /// `n` random bytes as unpadded base64url: for one-time passwords, tokens and nonces.
 pub fn random_token(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -113,6 +159,28 @@ mod tests {
         let sealed = key.seal(b"secret", b"row-1").expect("seal");
         assert_ne!(&sealed[1 + NONCE_LEN..], b"secret");
         assert_eq!(key.open(&sealed, b"row-1").expect("open"), b"secret");
+    }
+
+    #[test]
+    fn envelope_opens_with_same_key_and_context_only() {
+        let key = MasterKey::generate();
+        let sealed = key.seal_envelope(b"vault token", b"conn-1").expect("seal");
+        assert!(!sealed.windows(11).any(|w| w == b"vault token"));
+        assert_eq!(
+            key.open_envelope(&sealed, b"conn-1").expect("open"),
+            b"vault token"
+        );
+        assert!(key.open_envelope(&sealed, b"conn-2").is_err());
+        assert!(MasterKey::generate()
+            .open_envelope(&sealed, b"conn-1")
+            .is_err());
+        // Two seals of one value use different data keys.
+        let again = key.seal_envelope(b"vault token", b"conn-1").expect("seal");
+        assert_ne!(sealed, again);
+        // Truncated or foreign input is refused, never a panic.
+        for bad in [&sealed[..1], &sealed[..10], &[1u8, 0, 0][..], &[][..]] {
+            assert!(key.open_envelope(bad, b"conn-1").is_err());
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod bootstrap;
 pub mod clock;
+pub mod connections;
 pub mod crypto;
 pub mod enrich;
 pub mod error;

@@ -22,6 +22,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod ui;
+pub mod vault;
 
 use app::{shell, App};
 use axum::Router;

@@ -140,6 +140,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
         .map_err(|e| StartupError::Config(format!("issuance hooks' HTTP client: {e}")))?;
     let sso = crate::sso::SsoClient::new(config.integrations_network)
         .map_err(|e| StartupError::Config(format!("single sign-on HTTP client: {e}")))?;
+    let vault = crate::vault::VaultClient::new(config.integrations_network)
+        .map_err(|e| StartupError::Config(format!("connections' HTTP client: {e}")))?;
     let webauthn = crate::routes::passkeys::relying_party(&config.public_url);
     let state = AppState::new(AppStateInner {
         store,
@@ -155,6 +157,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
         outbound,
         hooks,
         sso,
+        vault,
         caches: Default::default(),
     });
     Ok(Prepared {

@@ -54,6 +54,8 @@ pub struct AppStateInner {
     pub hooks: crate::hooks::HookClient,
     /// Talks to tenants' OpenID providers (single sign-on).
     pub sso: crate::sso::SsoClient,
+    /// Talks to connection providers (the token vault).
+    pub vault: crate::vault::VaultClient,
     pub caches: Caches,
     /// The WebAuthn relying party; `None` when the public URL's host is an IP address.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,

@@ -22,6 +22,20 @@ pub struct AccountView {
     /// Passkeys work on this deployment (it is served from a domain name).
     pub passkeys_available: bool,
     pub agents: Vec<ConnectedAgent>,
+    /// Every connection provider, with this person's connection to it if any.
+    pub connections: Vec<ConnectionRow>,
+}
+
+/// A connection provider as a person sees it: on the account page, and on the consent page
+/// of an MCP server that uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRow {
+    pub slug: String,
+    pub name: String,
+    /// Connected by pasting a key rather than signing in at the provider.
+    pub api_key: bool,
+    /// `None` when not connected; else what it holds, e.g. "repo read:user · connected 2026-11-30".
+    pub connected: Option<String>,
 }
 
 /// The authenticator app's state on the account.

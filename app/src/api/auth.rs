@@ -101,6 +101,8 @@ pub struct ConsentView {
     pub scopes: Vec<ScopeRow>,
     /// At least one requested scope can be granted (otherwise there is no "Allow").
     pub grantable: bool,
+    /// Accounts this MCP server can use for the person (connection providers it names).
+    pub connections: Vec<crate::api::account::ConnectionRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

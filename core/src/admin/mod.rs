@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod config;
+pub mod connections;
 pub mod hooks;
 pub mod mcp_servers;
 pub mod policies;

@@ -73,6 +73,16 @@ pub enum EventType {
     CodeIssued,
     #[serde(rename = "hook.called")]
     HookCalled,
+    #[serde(rename = "connection.connected")]
+    ConnectionConnected,
+    #[serde(rename = "connection.disconnected")]
+    ConnectionDisconnected,
+    #[serde(rename = "connection.read")]
+    ConnectionRead,
+    #[serde(rename = "connection.refreshed")]
+    ConnectionRefreshed,
+    #[serde(rename = "connection.exchanged")]
+    ConnectionExchanged,
     #[serde(rename = "token.issued")]
     TokenIssued,
     #[serde(rename = "token.refreshed")]
@@ -97,7 +107,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the viewer lists them.
-    pub const ALL: [EventType; 33] = [
+    pub const ALL: [EventType; 38] = [
         Self::AgentRegistered,
         Self::AgentUpdated,
         Self::AgentDeleted,
@@ -121,6 +131,11 @@ impl EventType {
         Self::ConsentDenied,
         Self::CodeIssued,
         Self::HookCalled,
+        Self::ConnectionConnected,
+        Self::ConnectionDisconnected,
+        Self::ConnectionRead,
+        Self::ConnectionRefreshed,
+        Self::ConnectionExchanged,
         Self::TokenIssued,
         Self::TokenRefreshed,
         Self::TokenFailed,
@@ -163,6 +178,11 @@ impl EventType {
             Self::ConsentDenied => "consent.denied",
             Self::CodeIssued => "code.issued",
             Self::HookCalled => "hook.called",
+            Self::ConnectionConnected => "connection.connected",
+            Self::ConnectionDisconnected => "connection.disconnected",
+            Self::ConnectionRead => "connection.read",
+            Self::ConnectionRefreshed => "connection.refreshed",
+            Self::ConnectionExchanged => "connection.exchanged",
             Self::TokenIssued => "token.issued",
             Self::TokenRefreshed => "token.refreshed",
             Self::TokenFailed => "token.failed",

@@ -41,6 +41,15 @@ pub const TOKEN_AUTH_METHODS: &[&str] = &["none", "client_secret_basic", "client
 /// The grant types the token endpoint accepts.
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
+/// What the metadata lists: [`GRANT_TYPES`] and RFC 8693 token exchange, which only agents an
+/// admin created for an MCP server's back end may use (never a self-registered one).
+pub const ADVERTISED_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    crate::connections::exchange::GRANT_TYPE,
+];
+
 impl AuthorizationServerMetadata {
     /// The metadata of `server`'s issuer under `base_url`, listing `scopes`.
     pub fn for_server(base_url: &str, server: &McpServer, scopes: Vec<String>) -> Self {
@@ -57,7 +66,7 @@ impl AuthorizationServerMetadata {
             scopes_supported: scopes,
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query"],
-            grant_types_supported: GRANT_TYPES.to_vec(),
+            grant_types_supported: ADVERTISED_GRANT_TYPES.to_vec(),
             code_challenge_methods_supported: vec!["S256"],
             token_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS.to_vec(),
             revocation_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS.to_vec(),

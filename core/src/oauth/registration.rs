@@ -381,4 +381,13 @@ mod tests {
         );
         assert_eq!(m.grant_types, ["authorization_code"]);
     }
+
+    #[test]
+    fn no_client_registers_itself_for_token_exchange() {
+        // RFC 8693 exchange reaches the token vault: only an admin grants it (never DCR/CIMD).
+        let m = ok(json!({"redirect_uris": ["https://a.example.com/cb"],
+                          "grant_types": ["authorization_code",
+                                          crate::connections::exchange::GRANT_TYPE]}));
+        assert_eq!(m.grant_types, ["authorization_code"]);
+    }
 }

@@ -192,6 +192,22 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Replaces an agent's grant types (e.g. allowing RFC 8693 token exchange).
+    pub async fn set_agent_grant_types(
+        &self,
+        agent: &AgentId,
+        grant_types: &[String],
+        now: UnixMillis,
+    ) -> CoreResult<bool> {
+        let done = sqlx::query("UPDATE agents SET grant_types = $2, updated_at = $3 WHERE id = $1")
+            .bind(agent.as_str())
+            .bind(json::encode(grant_types)?)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Sets what an admin decides about an agent: name, tags and trust level.
     pub async fn set_agent_labels(&self, agent: &Agent, now: UnixMillis) -> CoreResult<bool> {
         let done = sqlx::query(

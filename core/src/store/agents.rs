@@ -184,10 +184,16 @@ impl Store {
         )
     }
 
-    /// Deletes an agent and, by cascade, its allowances, grants and token families.
+    /// Deletes an agent and, by cascade, its allowances, grants, token families and connections.
     pub async fn delete_agent(&self, id: &AgentId) -> CoreResult<bool> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM access_tokens WHERE agent_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // The agent's own vault connections (an owner is not a foreign key: it may be a
+        // user, a tenant or an agent).
+        sqlx::query("DELETE FROM connections WHERE owner_kind = 'agent' AND owner_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;

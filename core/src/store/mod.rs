@@ -5,6 +5,7 @@
 pub mod agent_admin;
 pub mod agents;
 pub mod api_keys;
+pub mod connections;
 pub mod deployment;
 pub mod factors;
 pub mod grants;
@@ -386,3 +387,5 @@ mod admin_contract_tests;
 mod contract_tests;
 #[cfg(test)]
 mod identity_contract_tests;
+#[cfg(test)]
+mod vault_contract_tests;

@@ -159,11 +159,12 @@ async fn account_view(
         passkeys,
         passkeys_available: state.webauthn.is_some(),
         agents,
+        connections: super::connections::rows(state, &user.user_id, None).await?,
     })
 }
 
 /// Unix ms as `YYYY-MM-DD HH:MM UTC`.
-fn format_time(ms: i64) -> String {
+pub(crate) fn format_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ms / 1000)
         .ok()
         .and_then(|t| {
@@ -177,23 +178,28 @@ fn format_time(ms: i64) -> String {
 pub struct AccountForm {
     csrf: String,
     #[serde(default)]
-    journey: Option<String>,
+    pub(crate) journey: Option<String>,
     #[serde(default)]
     code: Option<String>,
     #[serde(default)]
     credential: Option<String>,
     #[serde(default)]
     grant: Option<String>,
+    /// A connection provider's slug (connect, API key, disconnect).
+    #[serde(default)]
+    pub(crate) provider: Option<String>,
+    #[serde(default)]
+    pub(crate) api_key: Option<String>,
 }
 
 /// A form posted from the account page: its CSRF token checked, then the signed-in user
 /// (a request without one is sent to sign in).
 pub struct AccountPost {
-    js: JourneySession,
-    user: SignedInUser,
+    pub(crate) js: JourneySession,
+    pub(crate) user: SignedInUser,
     /// For the page rendered in answer.
-    head: RequestHead,
-    form: AccountForm,
+    pub(crate) head: RequestHead,
+    pub(crate) form: AccountForm,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for AccountPost {
@@ -224,7 +230,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for AccountPost {
 }
 
 /// Back to the account page (a new GET: reloading it posts nothing again).
-fn back(journey: Option<&str>) -> Response {
+pub(crate) fn back(journey: Option<&str>) -> Response {
     Redirect::to(&step_url(ACCOUNT_PATH, journey)).into_response()
 }
 

@@ -8,6 +8,7 @@ mod audit_views;
 mod cimd;
 mod cli_config;
 mod config_as_code;
+mod connections;
 mod health;
 mod hooks;
 mod journey;

@@ -9,7 +9,7 @@ use crate::support::client;
 
 /// Every route of the admin API (method, path): a route added without documenting it, or
 /// documented without existing, fails here.
-const ROUTES: [(&str, &str); 37] = [
+const ROUTES: [(&str, &str); 50] = [
     ("get", "/api/v1/mcp-servers"),
     ("post", "/api/v1/mcp-servers"),
     ("get", "/api/v1/mcp-servers/{id}"),
@@ -47,6 +47,25 @@ const ROUTES: [(&str, &str); 37] = [
     ("post", "/api/v1/users/{id}/reset-mfa"),
     ("put", "/api/v1/users/{id}/memberships"),
     ("delete", "/api/v1/users/{id}/memberships/{tenant}"),
+    ("get", "/api/v1/connection-providers"),
+    ("post", "/api/v1/connection-providers"),
+    ("get", "/api/v1/connection-providers/{id}"),
+    ("put", "/api/v1/connection-providers/{id}"),
+    ("delete", "/api/v1/connection-providers/{id}"),
+    (
+        "put",
+        "/api/v1/connection-providers/{id}/connections/{owner_kind}/{owner_id}",
+    ),
+    (
+        "delete",
+        "/api/v1/connection-providers/{id}/connections/{owner_kind}/{owner_id}",
+    ),
+    ("get", "/api/v1/connection-policies"),
+    ("post", "/api/v1/connection-policies"),
+    ("put", "/api/v1/connection-policies/{id}"),
+    ("delete", "/api/v1/connection-policies/{id}"),
+    ("get", "/api/v1/agents/{id}/connections"),
+    ("put", "/api/v1/agents/{id}/connections"),
 ];
 
 #[tokio::test]

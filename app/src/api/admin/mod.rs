@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
+pub mod connections;
 pub mod dashboard;
 pub mod mcp_servers;
 pub mod people;

@@ -1,8 +1,9 @@
 //! `/account`: the person's second factors (authenticator app, recovery codes, passkeys) and
-//! the agents that can act for them. Reached from an authorization that needs a second factor
+//! the agents that can act for them, and their connected accounts (the token vault). Reached from an authorization that needs a second factor
 //! the person does not have yet (`?journey=`): setting one up leads straight back to it.
 
 mod agents;
+pub mod connections;
 mod factors;
 
 use leptos::prelude::*;
@@ -34,6 +35,7 @@ fn Account(facts: AccountView) -> impl IntoView {
         passkeys,
         passkeys_available,
         agents,
+        connections,
     } = facts;
     let in_journey = keys.journey.is_some();
     let sign_out_keys = crate::api::auth::FormKeys {
@@ -69,6 +71,7 @@ fn Account(facts: AccountView) -> impl IntoView {
             keys=keys.clone()
         />
         <factors::Passkeys passkeys available=passkeys_available keys=keys.clone() />
-        <agents::ConnectedAgents agents keys />
+        <agents::ConnectedAgents agents keys=keys.clone() />
+        <connections::Connections connections keys />
     }
 }

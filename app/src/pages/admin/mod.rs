@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
+pub mod connections;
 pub mod dashboard;
 pub mod mcp_servers;
 pub mod people;
@@ -15,12 +16,13 @@ use leptos_meta::Title;
 use crate::api::admin::AdminHeader;
 
 /// The console's sections, for the navigation.
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit trail"),
     ("/admin/agents", "Agents"),
     ("/admin/mcp-servers", "MCP servers"),
     ("/admin/policies", "Policies"),
+    ("/admin/connections", "Connections"),
     ("/admin/tenants", "Tenants"),
     ("/admin/users", "People"),
     ("/admin/api-keys", "API keys"),

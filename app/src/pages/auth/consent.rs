@@ -45,7 +45,9 @@ fn ConsentForm(facts: ConsentView) -> impl IntoView {
         remembered,
         scopes,
         grantable,
+        connections,
     } = facts;
+    let connection_keys = keys.clone();
     let name = agent.name.clone();
     let trust = agent.trust;
     // How many scopes the answer would grant, kept up to date as switches move (once the
@@ -85,6 +87,12 @@ fn ConsentForm(facts: ConsentView) -> impl IntoView {
                 <span class="badge new">"new"</span>
                 " are what it asks for now."
             </p>
+        })}
+        {(!connections.is_empty()).then(|| view! {
+            <crate::pages::account::connections::ConnectionOffers
+                connections
+                keys=connection_keys
+            />
         })}
         <form class="form" method="post" action=keys.action("/authorize/consent")>
             <KeyFields keys=keys.clone() />

@@ -3,6 +3,7 @@
 
 mod agents;
 pub mod api_keys;
+mod connections;
 pub(crate) mod export;
 mod hooks;
 mod live;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit/export", get(export::export))
         .route("/admin/audit/live", get(live::live))
         .route(api_keys::PATH, axum::routing::post(api_keys::create))
+        .route(connections::PATH, post(connections::post))
         .route(policies::PATH, axum::routing::post(policies::create))
         .route(
             "/admin/policies/delete",

@@ -7,6 +7,7 @@ mod agents;
 mod audit;
 mod auth;
 pub mod bodies;
+mod connections;
 mod hooks;
 mod mcp_servers;
 pub mod openapi;
@@ -57,6 +58,32 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/mcp-servers/{id}/hooks/{hook}",
             axum::routing::delete(hooks::delete),
+        )
+        .route(
+            "/api/v1/connection-providers",
+            get(connections::list_providers).post(connections::create_provider),
+        )
+        .route(
+            "/api/v1/connection-providers/{id}",
+            get(connections::read_provider)
+                .put(connections::update_provider)
+                .delete(connections::delete_provider),
+        )
+        .route(
+            "/api/v1/connection-providers/{id}/connections/{owner_kind}/{owner_id}",
+            axum::routing::put(connections::put_shared).delete(connections::delete_shared),
+        )
+        .route(
+            "/api/v1/connection-policies",
+            get(connections::list_policies).post(connections::create_policy),
+        )
+        .route(
+            "/api/v1/connection-policies/{id}",
+            axum::routing::put(connections::update_policy).delete(connections::delete_policy),
+        )
+        .route(
+            "/api/v1/agents/{id}/connections",
+            get(connections::read_agent).put(connections::put_agent),
         )
         .route("/api/v1/agents", get(agents::list).post(agents::create))
         .route(

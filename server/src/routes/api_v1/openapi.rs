@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, audit, hooks, mcp_servers, people, policies, sso};
+use super::{agents, audit, connections, hooks, mcp_servers, people, policies, sso};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,11 @@ use super::{agents, audit, hooks, mcp_servers, people, policies, sso};
         people::list_tenants, people::create_tenant, people::read_tenant, people::update_tenant,
         people::approvals, people::decide,
         sso::read, sso::put, sso::remove,
+        connections::list_providers, connections::create_provider, connections::read_provider,
+        connections::update_provider, connections::delete_provider, connections::put_shared,
+        connections::delete_shared, connections::list_policies, connections::create_policy,
+        connections::update_policy, connections::delete_policy, connections::read_agent,
+        connections::put_agent,
         people::list_users, people::invite, people::read_user, people::update_user,
         people::password_link, people::reset_mfa, people::set_membership,
         people::remove_membership,
@@ -41,6 +46,7 @@ use super::{agents, audit, hooks, mcp_servers, people, policies, sso};
         (name = "Policies", description = "Which scopes whom may be granted, and the simulator"),
         (name = "Audit", description = "The hash-chained audit trail"),
         (name = "Tenants and people", description = "Tenants, their decisions about agents, people and memberships"),
+        (name = "Connections", description = "The token vault: connection providers, connections policies, agents' vault settings"),
     )
 )]
 pub struct AdminApiDoc;

@@ -8,6 +8,7 @@ pub mod journey;
 mod register;
 mod revoke;
 mod token;
+mod token_exchange;
 
 use axum::http::{header, Method};
 use axum::routing::{get, post};
@@ -80,13 +81,17 @@ pub fn api_router() -> Router<AppState> {
 /// The form handlers of the authorization journey and the account page (session-backed, no
 /// CORS). The pages themselves are Leptos routes (`app::pages`) at the same paths.
 pub fn page_router() -> Router<AppState> {
-    use crate::routes::{account, passkeys};
+    use crate::routes::{account, connections, passkeys};
     Router::new()
         .route("/s/{slug}/authorize", get(authorize::authorize))
         .route(SIGN_IN_PATH, post(journey::sign_in))
         .route(
             mandate_core::tenancy::SSO_CALLBACK_PATH,
             get(journey::sso_callback),
+        )
+        .route(
+            mandate_core::connections::CALLBACK_PATH,
+            get(connections::callback),
         )
         .route(journey::NEW_PASSWORD_PATH, post(journey::new_password))
         .route(journey::TENANT_PATH, post(journey::choose_tenant))
@@ -99,6 +104,12 @@ pub fn page_router() -> Router<AppState> {
         .route("/account/recovery", post(account::recovery_codes))
         .route("/account/passkeys/remove", post(account::passkey_remove))
         .route("/account/agents/revoke", post(account::revoke_agent))
+        .route("/account/connections/connect", post(connections::connect))
+        .route("/account/connections/api-key", post(connections::api_key))
+        .route(
+            "/account/connections/disconnect",
+            post(connections::disconnect),
+        )
         .route("/account/continue", post(account::continue_journey))
         .route("/passkeys/register/start", post(passkeys::register_start))
         .route("/passkeys/register/finish", post(passkeys::register_finish))

@@ -31,6 +31,9 @@ pub async fn token(
             OAuthError::invalid_client("this registration has expired; register again").into(),
         );
     }
+    if params.get("grant_type") == Some(mandate_core::connections::exchange::GRANT_TYPE) {
+        return super::token_exchange::exchange(&state, &entry, &params, &client, &caller).await;
+    }
     let request = TokenRequest::from_params(&params)?;
     let grant_type = match &request {
         TokenRequest::AuthorizationCode { .. } => "authorization_code",

@@ -44,7 +44,16 @@ pub async fn consent_screen(
             if let Some(to) = elsewhere(&decision, &journey, CONSENT_PATH) {
                 return Ok(Screen::Redirect(to));
             }
-            Ok(Screen::Show(consent_view(&journey, &decision, csrf)))
+            let mut view = consent_view(&journey, &decision, csrf);
+            if let Some(user) = &journey.user {
+                view.connections = crate::routes::connections::rows(
+                    state,
+                    &user.user_id,
+                    Some(journey.request.mcp_server_id.as_str()),
+                )
+                .await?;
+            }
+            Ok(Screen::Show(view))
         }
         .await,
     )
@@ -111,6 +120,7 @@ fn consent_view(journey: &Journey, decision: &Decision, csrf: String) -> Consent
             .map(|name| scope_row(name, scopes.iter().find(|s| &s.name == name), facts))
             .collect(),
         grantable: !facts.allowed(&journey.request.scope_set()).is_empty(),
+        connections: Vec::new(),
     }
 }
 
