@@ -71,6 +71,8 @@ pub struct Config {
     pub integrations_network: crate::outbound::AddressPolicy,
     /// Audit events older than this many days are pruned (0: kept forever).
     pub audit_retention_days: u32,
+    /// How often the token vault refreshes connections about to expire (seconds).
+    pub vault_refresh_secs: u64,
     /// Where every audit event is also sent (a SIEM), if anywhere.
     pub audit_forward: Option<ForwardTarget>,
     /// Signs webhook deliveries (HMAC-SHA256), when set.
@@ -100,6 +102,7 @@ struct FileConfig {
     cimd_extra_ca_file: Option<String>,
     integrations_network: Option<String>,
     audit_retention_days: Option<u32>,
+    vault_refresh_secs: Option<u64>,
     audit_forward: Option<String>,
     audit_forward_secret: Option<String>,
     otlp_endpoint: Option<String>,
@@ -122,6 +125,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_CIMD_EXTRA_CA_FILE",
     "MANDATE_INTEGRATIONS_NETWORK",
     "MANDATE_AUDIT_RETENTION_DAYS",
+    "MANDATE_VAULT_REFRESH_SECS",
     "MANDATE_AUDIT_FORWARD",
     "MANDATE_AUDIT_FORWARD_SECRET",
     "MANDATE_OTLP_ENDPOINT",
@@ -282,6 +286,13 @@ impl Config {
             })?,
             None => file_config.audit_retention_days.unwrap_or(365),
         };
+        let vault_refresh_secs = match env.get("MANDATE_VAULT_REFRESH_SECS") {
+            Some(v) => parse_refresh_secs(&Raw {
+                value: v.clone(),
+                setting: "MANDATE_VAULT_REFRESH_SECS".into(),
+            })?,
+            None => file_config.vault_refresh_secs.unwrap_or(60),
+        };
         let audit_forward = pick(
             "MANDATE_AUDIT_FORWARD",
             "audit_forward",
@@ -338,6 +349,7 @@ impl Config {
             cimd_extra_ca_file,
             integrations_network,
             audit_retention_days,
+            vault_refresh_secs,
             audit_forward,
             audit_forward_secret,
             otlp_endpoint,
@@ -432,6 +444,16 @@ fn parse_bool(raw: &Raw) -> Result<bool, ConfigError> {
         other => Err(ConfigError::new(
             &raw.setting,
             format!("{other:?} is not true or false"),
+        )),
+    }
+}
+
+fn parse_refresh_secs(raw: &Raw) -> Result<u64, ConfigError> {
+    match raw.value.trim().parse::<u64>() {
+        Ok(secs) if (1..=3600).contains(&secs) => Ok(secs),
+        _ => Err(ConfigError::new(
+            &raw.setting,
+            format!("{:?} is not a number of seconds from 1 to 3600", raw.value),
         )),
     }
 }
@@ -547,6 +569,7 @@ mod tests {
         assert_eq!(c.master_key, MasterKeySource::DataDir);
         assert_eq!(c.log_format, LogFormat::Pretty);
         assert_eq!(c.audit_retention_days, 365);
+        assert_eq!(c.vault_refresh_secs, 60);
         assert!(c.warnings.is_empty());
     }
 
@@ -623,6 +646,9 @@ mod tests {
             ("MANDATE_METRICS_BIND", "nine"),
             ("MANDATE_AUDIT_RETENTION_DAYS", "a year"),
             ("MANDATE_AUDIT_RETENTION_DAYS", "-1"),
+            ("MANDATE_VAULT_REFRESH_SECS", "0"),
+            ("MANDATE_VAULT_REFRESH_SECS", "3601"),
+            ("MANDATE_VAULT_REFRESH_SECS", "soon"),
             ("MANDATE_MASTER_KEY", "  "),
         ];
         for (var, value) in cases {

@@ -23,6 +23,7 @@ pub mod state;
 pub mod telemetry;
 pub mod ui;
 pub mod vault;
+pub mod vault_refresh;
 
 use app::{shell, App};
 use axum::Router;

@@ -102,6 +102,20 @@ pub(crate) fn guarded_client(policy: AddressPolicy) -> reqwest::ClientBuilder {
         .user_agent(concat!("Mandate/", env!("CARGO_PKG_VERSION")))
 }
 
+/// The client for calling identity and token providers (SSO, the token vault): it follows no
+/// redirects (a provider's answer must not lead anywhere: SSRF), reaches only the addresses
+/// `policy` allows, gives up after 3 s connecting and 5 s in all, and speaks https only unless
+/// loopback is allowed.
+pub(crate) fn provider_client(policy: AddressPolicy) -> Result<reqwest::Client, String> {
+    guarded_client(policy)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(5))
+        .https_only(!policy.loopback)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// An error and its causes, `: `-separated (for logs and the audit trail).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

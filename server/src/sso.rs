@@ -21,7 +21,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::outbound::{error_chain, guarded_client, AddressPolicy};
+use crate::outbound::{error_chain, provider_client, AddressPolicy};
 
 /// Why a sign-in through a provider failed (the text is for logs and the audit trail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,14 +117,7 @@ pub struct SsoClient {
 
 impl SsoClient {
     pub fn new(policy: AddressPolicy) -> Result<Self, String> {
-        let http = guarded_client(policy)
-            // Following redirects would let a provider's answer lead anywhere (SSRF).
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(5))
-            .https_only(!policy.loopback)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = provider_client(policy)?;
         Ok(Self {
             http,
             metadata: Arc::default(),

@@ -200,6 +200,10 @@ pub async fn serve(
     let key_watcher = spawn_key_watcher(&prepared.state, Duration::from_secs(30));
     let pruner = spawn_audit_pruner(&prepared.state, Duration::from_secs(3600));
     let upkeep = crate::metrics::spawn_upkeep(Duration::from_secs(5));
+    let vault_refresher = crate::vault_refresh::spawn(
+        &prepared.state,
+        Duration::from_secs(prepared.state.config.vault_refresh_secs),
+    );
     // Small and often: a checkpoint's copy competes with the writer for the core, and under
     // load one every 500 ms (or the inline autocheckpoint) stalled batches for 20+ ms, where
     // one every 50 ms kept every batch under 10 ms (client_credentials load, one core).
@@ -230,6 +234,7 @@ pub async fn serve(
     key_watcher.abort();
     pruner.abort();
     upkeep.abort();
+    vault_refresher.abort();
     for task in [forwarder, checkpointer, metrics].into_iter().flatten() {
         task.abort();
     }

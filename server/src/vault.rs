@@ -20,7 +20,7 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 
-use crate::outbound::{error_chain, guarded_client, AddressPolicy};
+use crate::outbound::{error_chain, provider_client, AddressPolicy};
 
 /// Why a provider call failed (for the page, the token endpoint's error and the audit trail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,14 +125,7 @@ pub struct VaultClient {
 
 impl VaultClient {
     pub fn new(policy: AddressPolicy) -> Result<Self, String> {
-        let http = guarded_client(policy)
-            // Following redirects would let a provider's answer lead anywhere (SSRF).
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(5))
-            .https_only(!policy.loopback)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = provider_client(policy)?;
         Ok(Self {
             http,
             refreshing: Arc::default(),

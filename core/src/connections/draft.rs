@@ -9,7 +9,7 @@ use super::policy::{ConnectionAllow, ConnectionPolicy};
 use super::{ConnectionProvider, ProviderKind};
 use crate::clock::UnixMillis;
 use crate::oauth::redirect_uri::is_loopback_host;
-use crate::policy::draft::FieldErrors;
+use crate::policy::draft::{checked_conditions, checked_name, FieldErrors};
 use crate::policy::Condition;
 
 /// A provider before validation.
@@ -207,38 +207,8 @@ pub fn validate_policy(
     id: String,
 ) -> Result<ConnectionPolicy, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let name = draft.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.insert(
-            "name".into(),
-            "Give the policy a name of 1 to 100 characters.".into(),
-        );
-    }
-    if draft.description.chars().count() > 500 {
-        errors.insert(
-            "description".into(),
-            "Keep the description under 500 characters.".into(),
-        );
-    }
-    let mut conditions = Vec::new();
-    for (i, c) in draft.conditions.iter().enumerate() {
-        let cleaned = Condition {
-            key: c.key.trim().to_owned(),
-            operator: c.operator,
-            values: c
-                .values
-                .iter()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect(),
-        };
-        match cleaned.validate() {
-            Ok(()) => conditions.push(cleaned),
-            Err(e) => {
-                errors.insert(format!("conditions[{i}]"), e.to_string());
-            }
-        }
-    }
+    let name = checked_name(&draft.name, &draft.description, &mut errors);
+    let conditions = checked_conditions(&draft.conditions, &mut errors);
     let mut allows: Vec<ConnectionAllow> = Vec::new();
     for (i, a) in draft.allows.iter().enumerate() {
         let Some((provider_id, known)) = providers.get(a.provider_id.trim()) else {

@@ -35,38 +35,8 @@ pub fn validate(
     id: String,
 ) -> Result<Policy, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let name = draft.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        errors.insert(
-            "name".into(),
-            format!("Give the policy a name of 1 to {MAX_NAME} characters."),
-        );
-    }
-    if draft.description.chars().count() > MAX_DESCRIPTION {
-        errors.insert(
-            "description".into(),
-            format!("Keep the description under {MAX_DESCRIPTION} characters."),
-        );
-    }
-    let mut conditions = Vec::with_capacity(draft.conditions.len());
-    for (i, c) in draft.conditions.iter().enumerate() {
-        let cleaned = Condition {
-            key: c.key.trim().to_owned(),
-            operator: c.operator,
-            values: c
-                .values
-                .iter()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect(),
-        };
-        match cleaned.validate() {
-            Ok(()) => conditions.push(cleaned),
-            Err(e) => {
-                errors.insert(format!("conditions[{i}]"), capitalised(&e.to_string()));
-            }
-        }
-    }
+    let name = checked_name(&draft.name, &draft.description, &mut errors);
+    let conditions = checked_conditions(&draft.conditions, &mut errors);
     let mut allows: Vec<Allow> = Vec::new();
     for (i, a) in draft.allows.iter().enumerate() {
         let Some(known) = servers.get(&a.mcp_server_id) else {
@@ -107,11 +77,55 @@ pub fn validate(
     }
     Ok(Policy {
         id,
-        name: name.to_owned(),
+        name,
         description: draft.description.trim().to_owned(),
         conditions,
         allows,
     })
+}
+
+/// A policy's trimmed name; a missing or long name, or a long description, is noted in
+/// `errors` (as `name`, `description`).
+pub fn checked_name(name: &str, description: &str, errors: &mut FieldErrors) -> String {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        errors.insert(
+            "name".into(),
+            format!("Give the policy a name of 1 to {MAX_NAME} characters."),
+        );
+    }
+    if description.chars().count() > MAX_DESCRIPTION {
+        errors.insert(
+            "description".into(),
+            format!("Keep the description under {MAX_DESCRIPTION} characters."),
+        );
+    }
+    name.to_owned()
+}
+
+/// The conditions trimmed (blank values dropped); each wrong one is noted in `errors` as
+/// `conditions[i]`.
+pub fn checked_conditions(drafts: &[Condition], errors: &mut FieldErrors) -> Vec<Condition> {
+    let mut conditions = Vec::with_capacity(drafts.len());
+    for (i, c) in drafts.iter().enumerate() {
+        let cleaned = Condition {
+            key: c.key.trim().to_owned(),
+            operator: c.operator,
+            values: c
+                .values
+                .iter()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect(),
+        };
+        match cleaned.validate() {
+            Ok(()) => conditions.push(cleaned),
+            Err(e) => {
+                errors.insert(format!("conditions[{i}]"), capitalised(&e.to_string()));
+            }
+        }
+    }
+    conditions
 }
 
 fn capitalised(text: &str) -> String {

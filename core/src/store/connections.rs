@@ -316,6 +316,36 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Refreshable connections whose access token expires before `before`, soonest first.
+    pub async fn connections_due(
+        &self,
+        before: UnixMillis,
+        limit: i64,
+    ) -> CoreResult<Vec<Connection>> {
+        sqlx::query_as::<_, ConnectionRow>(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections
+             WHERE refreshable = 1 AND expires_at IS NOT NULL AND expires_at < $1
+             ORDER BY expires_at LIMIT $2"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Connection::try_from)
+        .collect()
+    }
+
+    /// Notes that a connection's refresh token no longer works (the provider refused it):
+    /// nothing refreshes it again until the owner connects anew.
+    pub async fn mark_unrefreshable(&self, id: &str) -> CoreResult<()> {
+        sqlx::query("UPDATE connections SET refreshable = 0 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Notes that a connection's token was handed out.
     pub async fn touch_connection(&self, id: &str, now: UnixMillis) -> CoreResult<()> {
         sqlx::query("UPDATE connections SET last_used_at = $1 WHERE id = $2")

@@ -100,6 +100,21 @@ async fn providers_connections_policies_and_allowances_round_trip() {
             .await
             .expect("refresh"));
         store.touch_connection(&first.id, 301).await.expect("touch");
+        let due = store.connections_due(100, 10).await.expect("due");
+        assert_eq!(due.len(), 1, "{:?}: expires at 99, before 100", db.backend);
+        assert!(store.connections_due(99, 10).await.expect("due").is_empty());
+        store.mark_unrefreshable(&first.id).await.expect("mark");
+        assert!(store
+            .connections_due(100, 10)
+            .await
+            .expect("due")
+            .is_empty());
+        let (row, _) = store
+            .connection("cp_1", &ada)
+            .await
+            .expect("read")
+            .expect("row");
+        assert!(!row.refreshable);
         let (row, sealed) = store
             .connection("cp_1", &ada)
             .await

@@ -39,6 +39,10 @@ struct Ledger {
     /// The `scope` of each refresh request ("" when none).
     refreshes: Vec<String>,
     deny: bool,
+    /// Lifetime of the access tokens it issues (3600 s unless a test says otherwise).
+    expires_in: Option<i64>,
+    /// Refuse every refresh (`invalid_grant`), as for a refresh token revoked at the provider.
+    refuse_refresh: bool,
 }
 
 #[derive(Clone, Default)]
@@ -126,9 +130,14 @@ async fn token(
             if mandate_core::oauth::pkce::s256(&verifier) != challenge {
                 return refused();
             }
-            axum::Json(tokens(&mut ledger, &scope, 3600)).into_response()
+            let expires_in = ledger.expires_in.unwrap_or(3600);
+            axum::Json(tokens(&mut ledger, &scope, expires_in)).into_response()
         }
         Some("refresh_token") => {
+            if ledger.refuse_refresh {
+                ledger.refreshes.push("refused".into());
+                return refused();
+            }
             if f.get("refresh_token") != ledger.refresh.as_ref() {
                 return refused();
             }
@@ -139,7 +148,8 @@ async fn token(
             } else {
                 scope
             };
-            axum::Json(tokens(&mut ledger, &scope, 3600)).into_response()
+            let expires_in = ledger.expires_in.unwrap_or(3600);
+            axum::Json(tokens(&mut ledger, &scope, expires_in)).into_response()
         }
         _ => refused(),
     }
@@ -168,11 +178,13 @@ struct World {
 }
 
 async fn world(db: &TestDatabase) -> World {
-    let server = TestServer::start_with(
-        db,
-        &[("MANDATE_INTEGRATIONS_NETWORK", "loopback".to_owned())],
-    )
-    .await;
+    world_with(db, &[]).await
+}
+
+async fn world_with(db: &TestDatabase, extra: &[(&str, String)]) -> World {
+    let mut settings = vec![("MANDATE_INTEGRATIONS_NETWORK", "loopback".to_owned())];
+    settings.extend(extra.iter().cloned());
+    let server = TestServer::start_with(db, &settings).await;
     let password = seed_demo(&server.store, &PasswordHasherPool::new(1), RESOURCE, 1)
         .await
         .expect("seed")
@@ -676,15 +688,57 @@ async fn only_an_admin_made_back_end_exchanges_and_machines_use_their_own_allowa
             (400, Some("invalid_target")),
             "{body}"
         );
+        // The agent's console page sets the same (its form: a line per provider).
+        let page_url = w.server.url(&format!("/admin/agents/{id}"));
+        let page = text(&w.console, &page_url).await;
+        assert!(
+            page.contains("Token vault"),
+            "the agent page has the vault form"
+        );
+        let res = w
+            .console
+            .post(format!("{page_url}/connections"))
+            .form(&[
+                ("csrf", hidden_field(&page, "csrf")),
+                ("token_exchange", "yes".to_owned()),
+                ("allowance", "weather =\n".to_owned()),
+            ])
+            .send()
+            .await
+            .expect("vault form");
+        assert_eq!(res.status(), 303);
         let (status, body) = call(
             &w.server,
             &w.key,
-            reqwest::Method::PUT,
+            reqwest::Method::GET,
             &format!("/api/v1/agents/{id}/connections"),
-            json!({"token_exchange": true, "allowance": {"weather": []}}),
+            Value::Null,
         )
         .await;
         assert_eq!(status, 200, "{body}");
+        assert_eq!(body["token_exchange"], true);
+        assert!(
+            body["allowance"].as_object().expect("allowance").len() == 1,
+            "{body}"
+        );
+        // An unknown provider on the form is refused beside it.
+        let res = w
+            .console
+            .post(format!("{page_url}/connections"))
+            .form(&[
+                ("csrf", hidden_field(&page, "csrf")),
+                ("token_exchange", "yes".to_owned()),
+                ("allowance", "jira = read".to_owned()),
+            ])
+            .send()
+            .await
+            .expect("vault form");
+        assert_eq!(res.status(), 422);
+        assert!(res
+            .text()
+            .await
+            .expect("html")
+            .contains("No connection provider is this."));
         let (status, body) = exchange(&w, backend, &machine, &[("audience", "weather")]).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["access_token"], "wx-key-123");
@@ -720,6 +774,78 @@ async fn a_declined_connection_is_a_readable_page_and_an_audit_event() {
             .await
             .expect("callback");
         assert_eq!(res.status(), 400);
+        w.server.stop().await;
+    }
+}
+
+/// Waits up to 10 s for `done`.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    done()
+}
+
+#[tokio::test]
+async fn connections_are_refreshed_on_a_schedule_until_the_provider_refuses() {
+    for db in each_backend().await {
+        let w = world_with(&db, &[("MANDATE_VAULT_REFRESH_SECS", "1".to_owned())]).await;
+        // Tokens that live 30 s: due before the next round (1 s) plus the minute's margin.
+        w.provider.ledger().expires_in = Some(30);
+        let res = connect(&w).await;
+        assert_eq!(res.status(), 303);
+        let provider = w.provider.clone();
+        assert!(
+            eventually(|| !provider.ledger().refreshes.is_empty()).await,
+            "{:?}: refreshed without anyone asking",
+            db.backend
+        );
+        // Once refreshed it expires in 30 s again: refreshed again on later rounds, each time
+        // with the rotated refresh token (the provider refuses a stale one).
+        assert!(eventually(|| provider.ledger().refreshes.len() >= 2).await);
+        let refreshed = events(&w.server, "connection.refreshed").await;
+        assert!(refreshed
+            .iter()
+            .all(|(o, d)| o == "success" && d["provider"] == "github"));
+        let actors: Vec<String> = sqlx::query_scalar(
+            "SELECT actor_kind FROM audit_events WHERE event_type = 'connection.refreshed'",
+        )
+        .fetch_all(w.server.store.pool())
+        .await
+        .expect("actors");
+        assert!(actors.iter().all(|a| a == "system"), "{actors:?}");
+
+        // The provider now refuses: one failed attempt, recorded, and no more.
+        provider.ledger().refuse_refresh = true;
+        assert!(
+            eventually(|| provider.ledger().refreshes.last().map(String::as_str) == Some("refused"))
+                .await
+        );
+        let attempts = provider.ledger().refreshes.len();
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(
+            provider.ledger().refreshes.len(),
+            attempts,
+            "a dead refresh token is not retried"
+        );
+        let failed = events(&w.server, "connection.refreshed").await;
+        let (outcome, detail) = failed.last().expect("failure");
+        assert_eq!(outcome, "failure");
+        assert!(
+            detail["reason"]
+                .as_str()
+                .expect("reason")
+                .contains("invalid_grant"),
+            "{detail}"
+        );
+        let refreshable: i64 = sqlx::query_scalar("SELECT refreshable FROM connections")
+            .fetch_one(w.server.store.pool())
+            .await
+            .expect("row");
+        assert_eq!(refreshable, 0);
         w.server.stop().await;
     }
 }

@@ -101,6 +101,19 @@ pub struct AgentsView {
     pub info: Option<String>,
 }
 
+/// An agent's token-vault settings as the form shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentVaultForm {
+    /// It may use RFC 8693 token exchange (an MCP server's back end).
+    pub token_exchange: bool,
+    /// Only confidential agents an admin made may.
+    pub exchange_possible: bool,
+    /// One line per provider: `slug = scope scope`.
+    pub allowance: String,
+    /// Provider slugs, for the hint.
+    pub providers: Vec<String>,
+}
+
 /// One server's part of an agent's allowance, with a box per scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowanceRow {
@@ -139,6 +152,8 @@ pub struct AgentView {
     pub disabled: bool,
     pub metadata_json: String,
     pub allowances: Vec<AllowanceRow>,
+    /// Its place in the token vault.
+    pub vault: AgentVaultForm,
     pub bound: Vec<BoundRow>,
     pub events: Vec<EventRow>,
     pub audit_href: String,
@@ -430,6 +445,29 @@ mod ssr {
                 a.last_used_at.map_or_else(|| "never".into(), utc),
             ),
         ];
+        let providers = store.connection_providers().await?;
+        let slug_of = |id: &str| {
+            providers
+                .iter()
+                .find(|p| p.id == id)
+                .map_or_else(|| id.to_owned(), |p| p.slug.clone())
+        };
+        let vault = AgentVaultForm {
+            token_exchange: a
+                .grant_types
+                .iter()
+                .any(|g| g == mandate_core::connections::exchange::GRANT_TYPE),
+            exchange_possible: a.client_type == mandate_core::model::ClientType::Confidential
+                && a.trust_level == mandate_core::model::TrustLevel::Admin,
+            allowance: store
+                .agent_connection_allowance(a.id.as_str())
+                .await?
+                .iter()
+                .map(|(provider, scopes)| format!("{} = {}", slug_of(provider), scopes.join(" ")))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            providers: providers.iter().map(|p| p.slug.clone()).collect(),
+        };
         Ok(respond(Screen::Show(AgentView {
             header: admin.header,
             csrf,
@@ -445,6 +483,7 @@ mod ssr {
             disabled: a.disabled,
             metadata_json: serde_json::to_string_pretty(&detail.metadata).unwrap_or_default(),
             allowances,
+            vault,
             bound: detail
                 .bound_users
                 .iter()

@@ -302,6 +302,7 @@ fn AgentDetail(facts: AgentView) -> impl IntoView {
         disabled,
         metadata_json,
         allowances,
+        vault,
         bound,
         events,
         audit_href,
@@ -327,6 +328,11 @@ fn AgentDetail(facts: AgentView) -> impl IntoView {
     let allowance_errors: Vec<String> = field_errors
         .iter()
         .filter(|(k, _)| k.starts_with("allowances"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let vault_errors: Vec<String> = field_errors
+        .iter()
+        .filter(|(k, _)| k.starts_with("allowance.") || *k == "token_exchange")
         .map(|(_, v)| v.clone())
         .collect();
     let e = move |k: &str| field_errors.get(k).cloned();
@@ -378,6 +384,34 @@ fn AgentDetail(facts: AgentView) -> impl IntoView {
                     .map(|m| view! { <p class="error field-error" data-field="allowances">{m}</p> })
                     .collect_view()}
                 <div class="actions"><button class="button primary" type="submit">"Save allowances"</button></div>
+            </form>
+            <form method="post" action=format!("{href}/connections") class="form panel" aria-labelledby="vault-h" data-testid="agent-vault">
+                <h2 id="vault-h">"Token vault"</h2>
+                {hidden()}
+                {vault.exchange_possible.then(|| view! {
+                    <div class="field check">
+                        <input type="checkbox" id="f-exchange" name="token_exchange" value="yes" checked=vault.token_exchange />
+                        <label for="f-exchange">
+                            "May exchange people's tokens for their connections (RFC 8693): for an MCP server's back end"
+                        </label>
+                    </div>
+                })}
+                <div class="field">
+                    <label for="f-vault-allowance">"Its own machine tokens may get (one provider per line: slug = scopes)"</label>
+                    <textarea id="f-vault-allowance" name="allowance" rows="3">{vault.allowance}</textarea>
+                    <p class="muted">
+                        {if vault.providers.is_empty() {
+                            "No connection provider yet (console: Connections).".to_owned()
+                        } else {
+                            format!("Providers: {}", vault.providers.join(", "))
+                        }}
+                    </p>
+                </div>
+                {vault_errors
+                    .into_iter()
+                    .map(|m| view! { <p class="error field-error" data-field="vault">{m}</p> })
+                    .collect_view()}
+                <div class="actions"><button class="button primary" type="submit">"Save vault settings"</button></div>
             </form>
             <section class="panel" aria-labelledby="actions-h">
                 <h2 id="actions-h">"Actions"</h2>

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mandate_core::access::AdminAccess;
 use mandate_core::admin::agents::{self, AgentChanges, MachineAgentDraft};
+use mandate_core::admin::connections::{set_agent_vault, AgentVault};
 
 use super::{changed, field, form_post, record, refused};
 use crate::request_context::Caller;
@@ -123,6 +124,48 @@ pub async fn allowances(
         ..AgentChanges::default()
     };
     apply(&state, head, &caller, &access, &id, changes, form).await
+}
+
+/// The agent page's token-vault form: may it exchange tokens, and what its own machine
+/// tokens may get (`slug = scope scope` per line).
+pub async fn vault(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    head: RequestHead,
+    caller: Caller,
+    body: Bytes,
+) -> Response {
+    let (access, form) = match form_post(&state, &head, &body).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut allowance = std::collections::BTreeMap::new();
+    for line in field(&form, "allowance").lines() {
+        let (provider, scopes) = line.split_once('=').unwrap_or((line, ""));
+        if provider.trim().is_empty() {
+            continue;
+        }
+        allowance.insert(
+            provider.trim().to_owned(),
+            scopes.split_whitespace().map(str::to_owned).collect(),
+        );
+    }
+    let wanted = AgentVault {
+        token_exchange: field(&form, "token_exchange") == "yes",
+        allowance,
+    };
+    match set_agent_vault(&state.store, &access, &id, &wanted, state.now()).await {
+        Ok((before, after)) => {
+            state.caches.forget_agent(&id);
+            let event = changed(&access, &caller, "agent.connections_set")
+                .agent(id.as_str())
+                .with("before", &before)
+                .with("after", &after);
+            record(&state, event).await;
+            Redirect::to(&agent_href(&id)).into_response()
+        }
+        Err(e) => refused(&state, head, e, None, "The vault settings were not saved").await,
+    }
 }
 
 pub async fn disable(

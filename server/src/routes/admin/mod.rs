@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route(agents::LIST, post(agents::create))
         .route("/admin/agents/{id}", post(agents::labels))
         .route("/admin/agents/{id}/allowances", post(agents::allowances))
+        .route("/admin/agents/{id}/connections", post(agents::vault))
         .route("/admin/agents/{id}/disable", post(agents::disable))
         .route("/admin/agents/{id}/secret", post(agents::rotate_secret))
         .route("/admin/agents/{id}/delete", post(agents::delete))

@@ -16,6 +16,7 @@ use mandate_core::connections::exchange::{
 use mandate_core::connections::policy::{agent_allowance, allowance, Allowance};
 use mandate_core::connections::{
     callback_uri, needs_refresh, Connection, ConnectionProvider, ProviderKind, VaultTokens,
+    REFRESH_MARGIN_MS,
 };
 use mandate_core::ids::{AgentId, UserId};
 use mandate_core::model::{Agent, ClientType, TrustLevel};
@@ -28,7 +29,8 @@ use serde::Serialize;
 use crate::error::{no_store, JsonError};
 use crate::request_context::Caller;
 use crate::state::{AppState, ServerEntry};
-use crate::vault::{self, VaultFailure};
+use crate::vault;
+use crate::vault_refresh::{provider_secret, read, refresh, RefreshError, VaultActor};
 
 /// RFC 8693 §2.2.1.
 #[derive(Debug, Serialize)]
@@ -164,13 +166,19 @@ async fn run(
     let decision = decide(&connection.scopes, request.scope.as_ref(), Some(&allowed))
         .map_err(|r| r.to_oauth(&provider.slug))?;
     trail.scopes = Some(join(&decision));
-    let secret = open_secret(state, &provider, &secret_sealed)?;
-    let tokens = read(state, &provider, &connection, &sealed, client, caller).await?;
+    let secret =
+        provider_secret(state, &provider, &secret_sealed).map_err(OAuthError::server_error)?;
+    let actor = VaultActor::Exchange { client, caller };
+    let tokens = read(state, &provider, &connection, &sealed, actor)
+        .await
+        .map_err(OAuthError::server_error)?;
     let (connection, tokens) = if needs_refresh(connection.expires_at, state.now()) {
+        let due_before = state.now() + REFRESH_MARGIN_MS + 1;
         refresh(
-            state, &provider, &secret, connection, tokens, client, caller,
+            state, &provider, &secret, connection, tokens, due_before, actor,
         )
-        .await?
+        .await
+        .map_err(|e| refresh_refused(&provider, e))?
     } else {
         (connection, tokens)
     };
@@ -267,166 +275,19 @@ async fn policy_allowance(
     Ok(allowance(&policies, &subject, provider_id))
 }
 
-fn open_secret(
-    state: &AppState,
-    provider: &ConnectionProvider,
-    sealed: &[u8],
-) -> Result<String, OAuthError> {
-    if provider.kind == ProviderKind::ApiKey {
-        return Ok(String::new());
-    }
-    let bytes = state
-        .master_key
-        .open(sealed, provider.id.as_bytes())
-        .map_err(OAuthError::server_error)?;
-    String::from_utf8(bytes).map_err(OAuthError::server_error)
-}
-
-fn vault_event(
-    event: EventType,
-    outcome: Outcome,
-    provider: &ConnectionProvider,
-    connection: &Connection,
-    client: &Agent,
-    caller: &Caller,
-) -> AuditEvent {
-    AuditEvent::new(event, outcome, ActorKind::Agent)
-        .agent(client.id.as_str())
-        .with("provider", &provider.slug)
-        .with("connection", &connection.id)
-        .with("owner", connection.owner.kind.as_str())
-        .with("owner_id", &connection.owner.id)
-        .context(&caller.context)
-}
-
-/// Opens a connection's tokens: a `connection.read` event.
-async fn read(
-    state: &AppState,
-    provider: &ConnectionProvider,
-    connection: &Connection,
-    sealed: &[u8],
-    client: &Agent,
-    caller: &Caller,
-) -> Result<VaultTokens, OAuthError> {
-    let opened = vault::open(&state.master_key, &provider.id, &connection.owner, sealed);
-    let outcome = if opened.is_ok() {
-        Outcome::Success
-    } else {
-        Outcome::Failure
-    };
-    let event = vault_event(
-        EventType::ConnectionRead,
-        outcome,
-        provider,
-        connection,
-        client,
-        caller,
-    );
-    state.audit.record(event).await?;
-    opened.map_err(OAuthError::server_error)
-}
-
-fn refresh_refused(provider: &ConnectionProvider, failure: &VaultFailure) -> OAuthError {
-    let mut e = OAuthError::invalid_grant(format!(
-        "the {} connection could not be refreshed; the person must connect again",
-        provider.slug
-    ));
-    e.internal = Some(failure.to_string());
-    e
-}
-
-/// Refreshes a connection about to expire (once, however many exchanges wait for it): a
-/// `connection.refreshed` event either way.
-async fn refresh(
-    state: &AppState,
-    provider: &ConnectionProvider,
-    secret: &str,
-    connection: Connection,
-    tokens: VaultTokens,
-    client: &Agent,
-    caller: &Caller,
-) -> Result<(Connection, VaultTokens), OAuthError> {
-    let lock = state.vault.refresh_lock(&connection.id);
-    let _held = lock.lock().await;
-    // Another exchange may have refreshed it while this one waited.
-    let Some((current, sealed)) = state
-        .store
-        .connection(&provider.id, &connection.owner)
-        .await?
-    else {
-        return Err(OAuthError::invalid_grant("the connection was disconnected"));
-    };
-    if current.id == connection.id && !needs_refresh(current.expires_at, state.now()) {
-        let tokens = vault::open(&state.master_key, &provider.id, &current.owner, &sealed)
-            .map_err(OAuthError::server_error)?;
-        return Ok((current, tokens));
-    }
-    let Some(refresh_token) = tokens.refresh_token.clone() else {
-        return Err(refresh_refused(
-            provider,
-            &VaultFailure::Refused("no refresh token".into()),
-        ));
-    };
-    let redirect = callback_uri(&state.config.public_url);
-    let fresh = state
-        .vault
-        .refresh(provider, secret, &redirect, &refresh_token, None)
-        .await;
-    let result = match fresh {
-        Ok(fresh) => {
-            let now = state.now();
-            let sealed = vault::seal_fresh(
-                &state.master_key,
-                &provider.id,
-                &connection.owner,
-                fresh,
-                Some(refresh_token),
-                &connection.scopes,
-                now,
-            )?;
-            if !state
-                .store
-                .refresh_connection(&connection.id, &sealed.as_row(), now)
-                .await?
-            {
-                return Err(OAuthError::invalid_grant("the connection was disconnected"));
-            }
-            let tokens = vault::open(
-                &state.master_key,
-                &provider.id,
-                &connection.owner,
-                &sealed.sealed,
-            )
-            .map_err(OAuthError::server_error)?;
-            let updated = Connection {
-                scopes: sealed.scopes,
-                expires_at: sealed.expires_at,
-                refreshable: sealed.refreshable,
-                updated_at: now,
-                ..connection.clone()
-            };
-            Ok((updated, tokens))
+fn refresh_refused(provider: &ConnectionProvider, failure: RefreshError) -> OAuthError {
+    match failure {
+        RefreshError::Internal(e) => OAuthError::server_error(e),
+        RefreshError::Gone => OAuthError::invalid_grant("the connection was disconnected"),
+        RefreshError::Failed(failure) => {
+            let mut e = OAuthError::invalid_grant(format!(
+                "the {} connection could not be refreshed; the person must connect again",
+                provider.slug
+            ));
+            e.internal = Some(failure.to_string());
+            e
         }
-        Err(failure) => Err(failure),
-    };
-    let outcome = if result.is_ok() {
-        Outcome::Success
-    } else {
-        Outcome::Failure
-    };
-    let mut event = vault_event(
-        EventType::ConnectionRefreshed,
-        outcome,
-        provider,
-        &connection,
-        client,
-        caller,
-    );
-    if let Err(failure) = &result {
-        event = event.with("reason", failure.to_string());
     }
-    state.audit.record(event).await?;
-    result.map_err(|failure| refresh_refused(provider, &failure))
 }
 
 /// A token narrowed to `decision`'s scopes, asked of the provider with the refresh token (the
