@@ -99,6 +99,10 @@ where
                 .unwrap_or_else(|| "error".into());
             VaultFailure::Refused(code)
         }
+        // A parse error's text can quote what the provider sent (a token): never pass it on.
+        RequestTokenError::Parse(..) => {
+            VaultFailure::Unreachable("the token response could not be read".into())
+        }
         other => VaultFailure::Unreachable(error_chain(&other)),
     }
 }

@@ -43,6 +43,8 @@ struct Ledger {
     expires_in: Option<i64>,
     /// Refuse every refresh (`invalid_grant`), as for a refresh token revoked at the provider.
     refuse_refresh: bool,
+    /// Answer the code with a token response that is not one (a number for the token).
+    garbage: bool,
 }
 
 #[derive(Clone, Default)]
@@ -129,6 +131,10 @@ async fn token(
             let verifier = f.get("code_verifier").cloned().unwrap_or_default();
             if mandate_core::oauth::pkce::s256(&verifier) != challenge {
                 return refused();
+            }
+            if ledger.garbage {
+                return axum::Json(json!({"access_token": 987_654_321, "token_type": "bearer"}))
+                    .into_response();
             }
             let expires_in = ledger.expires_in.unwrap_or(3600);
             axum::Json(tokens(&mut ledger, &scope, expires_in)).into_response()
@@ -766,6 +772,26 @@ async fn a_declined_connection_is_a_readable_page_and_an_audit_event() {
         let failed = events(&w.server, "connection.connected").await;
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].0, "failure");
+        // A provider answering nonsense: a readable page, and its answer stays out of the trail.
+        {
+            let mut ledger = w.provider.ledger();
+            ledger.deny = false;
+            ledger.garbage = true;
+        }
+        let res = connect(&w).await;
+        assert_eq!(res.status(), 502);
+        let failed = events(&w.server, "connection.connected").await;
+        assert_eq!(failed.len(), 2);
+        assert_eq!(failed[1].0, "failure");
+        let trail = serde_json::to_string(&failed).expect("json");
+        assert!(!trail.contains("987654321"), "{trail}");
+        assert_eq!(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM connections")
+                .fetch_one(w.server.store.pool())
+                .await
+                .expect("count"),
+            0
+        );
         // A callback with no connection started is refused, not a crash.
         let res = w
             .console
