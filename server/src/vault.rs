@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mandate_core::clock::UnixMillis;
-use mandate_core::connections::{seal_context, ConnectionProvider, Owner, VaultTokens};
+use mandate_core::connections::{
+    seal_context, ConnectionProvider, Owner, ProviderKind, VaultTokens,
+};
 use mandate_core::crypto::MasterKey;
-use mandate_core::CoreResult;
+use mandate_core::{CoreError, CoreResult};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
@@ -104,6 +106,14 @@ where
             VaultFailure::Unreachable("the token response could not be read".into())
         }
         other => VaultFailure::Unreachable(error_chain(&other)),
+    }
+}
+
+impl Fresh {
+    /// When the access token expires, if the provider said.
+    pub fn expires_at(&self, now: UnixMillis) -> Option<UnixMillis> {
+        self.expires_in
+            .map(|d| now + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))
     }
 }
 
@@ -227,6 +237,19 @@ impl Sealed {
     }
 }
 
+/// A provider's client secret, opened (empty for an API-key provider).
+pub fn provider_secret(
+    master: &MasterKey,
+    provider: &ConnectionProvider,
+    sealed: &[u8],
+) -> CoreResult<String> {
+    if provider.kind == ProviderKind::ApiKey {
+        return Ok(String::new());
+    }
+    let bytes = master.open(sealed, provider.id.as_bytes())?;
+    String::from_utf8(bytes).map_err(|_| CoreError::Crypto("client secret is not UTF-8"))
+}
+
 /// Seals `tokens` for `owner`'s connection to `provider_id`.
 pub fn seal(
     master: &MasterKey,
@@ -261,6 +284,7 @@ pub fn seal_fresh(
     asked: &[String],
     now: UnixMillis,
 ) -> CoreResult<Sealed> {
+    let expires_at = fresh.expires_at(now);
     let tokens = VaultTokens {
         access_token: fresh.access_token,
         refresh_token: fresh.refresh_token.or(previous_refresh),
@@ -269,9 +293,7 @@ pub fn seal_fresh(
     Ok(Sealed {
         sealed: seal(master, provider_id, owner, &tokens)?,
         scopes: fresh.scopes.unwrap_or_else(|| asked.to_vec()),
-        expires_at: fresh
-            .expires_in
-            .map(|d| now + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
+        expires_at,
         refreshable,
     })
 }

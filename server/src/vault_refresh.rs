@@ -7,11 +7,12 @@
 //! time: a provider that rotates refresh tokens would refuse the second. A refresh token the
 //! provider refuses is marked dead, so nothing retries it until the owner connects again.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::connections::{
-    callback_uri, Connection, ConnectionProvider, ProviderKind, VaultTokens, REFRESH_MARGIN_MS,
+    callback_uri, Connection, ConnectionProvider, VaultTokens, REFRESH_MARGIN_MS,
 };
 use mandate_core::model::Agent;
 use mandate_core::CoreError;
@@ -202,19 +203,6 @@ async fn store_fresh(
     Ok((updated, tokens))
 }
 
-/// A provider's client secret, opened (empty for an API-key provider).
-pub fn provider_secret(
-    state: &AppState,
-    provider: &ConnectionProvider,
-    sealed: &[u8],
-) -> Result<String, CoreError> {
-    if provider.kind == ProviderKind::ApiKey {
-        return Ok(String::new());
-    }
-    let bytes = state.master_key.open(sealed, provider.id.as_bytes())?;
-    String::from_utf8(bytes).map_err(|_| CoreError::Crypto("client secret is not UTF-8"))
-}
-
 /// How many connections one scheduled round refreshes at most.
 const ROUND_LIMIT: i64 = 200;
 
@@ -236,22 +224,31 @@ pub fn spawn(state: &AppState, period: Duration) -> tokio::task::JoinHandle<()> 
 
 async fn round(state: &AppState, ahead: i64) -> Result<(), CoreError> {
     let due_before = state.now() + ahead;
-    for connection in state.store.connections_due(due_before, ROUND_LIMIT).await? {
-        let Some((provider, secret)) = state
-            .store
-            .connection_provider(&connection.provider_id)
-            .await?
-        else {
+    // Each provider (and its secret) is read once a round, however many connections it has.
+    let mut providers: HashMap<String, Option<(ConnectionProvider, String)>> = HashMap::new();
+    for (connection, sealed) in state.store.connections_due(due_before, ROUND_LIMIT).await? {
+        let provider = match providers.get(&connection.provider_id) {
+            Some(known) => known.clone(),
+            None => {
+                let loaded = match state
+                    .store
+                    .connection_provider(&connection.provider_id)
+                    .await?
+                {
+                    Some((provider, sealed_secret)) => {
+                        let secret =
+                            vault::provider_secret(&state.master_key, &provider, &sealed_secret)?;
+                        Some((provider, secret))
+                    }
+                    None => None,
+                };
+                providers.insert(connection.provider_id.clone(), loaded.clone());
+                loaded
+            }
+        };
+        let Some((provider, secret)) = provider else {
             continue;
         };
-        let Some((connection, sealed)) = state
-            .store
-            .connection(&provider.id, &connection.owner)
-            .await?
-        else {
-            continue;
-        };
-        let secret = provider_secret(state, &provider, &secret)?;
         let tokens = read(state, &provider, &connection, &sealed, VaultActor::Schedule).await?;
         match refresh(
             state,

@@ -19,6 +19,7 @@ use crate::connections::{
 use crate::crypto::MasterKey;
 use crate::ids::AgentId;
 use crate::model::{ClientType, TrustLevel};
+use crate::policy::draft::known_scopes;
 use crate::store::connections::SealedTokens;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
@@ -284,15 +285,12 @@ async fn checked_allowance(
                 "No connection provider is this.",
             ));
         };
-        if let Some(bad) = scopes.iter().find(|s| !known.contains(s)) {
-            return Err(invalid(
+        let scopes = known_scopes(scopes, known).map_err(|unknown| {
+            invalid(
                 &format!("allowance.{key}"),
-                format!("This provider has no scope {bad}."),
-            ));
-        }
-        let mut scopes = scopes.clone();
-        scopes.sort();
-        scopes.dedup();
+                format!("This provider has no scope {}.", unknown.join(", ")),
+            )
+        })?;
         allowance.insert(provider_id.clone(), scopes);
     }
     Ok(allowance)

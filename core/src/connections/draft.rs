@@ -9,7 +9,7 @@ use super::policy::{ConnectionAllow, ConnectionPolicy};
 use super::{ConnectionProvider, ProviderKind};
 use crate::clock::UnixMillis;
 use crate::oauth::redirect_uri::is_loopback_host;
-use crate::policy::draft::{checked_conditions, checked_name, FieldErrors};
+use crate::policy::draft::{checked_conditions, checked_name, known_scopes, FieldErrors};
 use crate::policy::Condition;
 
 /// A provider before validation.
@@ -218,22 +218,16 @@ pub fn validate_policy(
             );
             continue;
         };
-        let unknown: Vec<&str> = a
-            .scopes
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !known.iter().any(|k| k == s))
-            .collect();
-        if !unknown.is_empty() {
-            errors.insert(
-                format!("allows[{i}]"),
-                format!("This provider has no scope {}.", unknown.join(", ")),
-            );
-            continue;
-        }
-        let mut scopes = a.scopes.clone();
-        scopes.sort();
-        scopes.dedup();
+        let scopes = match known_scopes(&a.scopes, known) {
+            Ok(scopes) => scopes,
+            Err(unknown) => {
+                errors.insert(
+                    format!("allows[{i}]"),
+                    format!("This provider has no scope {}.", unknown.join(", ")),
+                );
+                continue;
+            }
+        };
         allows.push(ConnectionAllow {
             provider_id: provider_id.clone(),
             scopes,

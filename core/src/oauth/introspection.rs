@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::tokens::KeySet;
+use super::tokens::{AccessTokenClaims, KeySet};
 use crate::clock::UnixMillis;
 use crate::error::CoreResult;
 use crate::model::{Agent, McpServer};
@@ -29,18 +29,34 @@ pub async fn introspect(
     if token.starts_with("mdt_rt_") {
         return introspect_refresh(store, issuer, server, caller, token, now).await;
     }
-    let Ok(claims) = keys.verify(token, issuer, now / 1000) else {
+    let Some(claims) = live_access_token(store, keys, token, issuer, now).await? else {
         return Ok(inactive());
     };
-    if store.access_token_revoked(&claims.jti).await? != Some(false) {
-        return Ok(inactive());
-    }
     let mut out = serde_json::to_value(&claims)?;
     if let Value::Object(map) = &mut out {
         map.insert("active".into(), Value::Bool(true));
         map.insert("token_type".into(), Value::from("Bearer"));
     }
     Ok(out)
+}
+
+/// The claims of `token` if it is an access token of `issuer` that is valid now (signature,
+/// issuer, lifetime) and not revoked; `None` otherwise. Introspection, userinfo and token
+/// exchange all accept a token only through this.
+pub async fn live_access_token(
+    store: &Store,
+    keys: &KeySet,
+    token: &str,
+    issuer: &str,
+    now: UnixMillis,
+) -> CoreResult<Option<AccessTokenClaims>> {
+    let Ok(claims) = keys.verify(token, issuer, now / 1000) else {
+        return Ok(None);
+    };
+    if store.access_token_revoked(&claims.jti).await? != Some(false) {
+        return Ok(None);
+    }
+    Ok(Some(claims))
 }
 
 /// A refresh token is described only to the client it belongs to.

@@ -43,22 +43,16 @@ pub fn validate(
             errors.insert(format!("allows[{i}]"), "No MCP server has this id.".into());
             continue;
         };
-        let unknown: Vec<&str> = a
-            .scopes
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !known.iter().any(|k| k == s))
-            .collect();
-        if !unknown.is_empty() {
-            errors.insert(
-                format!("allows[{i}]"),
-                format!("This MCP server has no scope {}.", unknown.join(", ")),
-            );
-            continue;
-        }
-        let mut scopes: Vec<String> = a.scopes.clone();
-        scopes.sort();
-        scopes.dedup();
+        let scopes = match known_scopes(&a.scopes, known) {
+            Ok(scopes) => scopes,
+            Err(unknown) => {
+                errors.insert(
+                    format!("allows[{i}]"),
+                    format!("This MCP server has no scope {}.", unknown.join(", ")),
+                );
+                continue;
+            }
+        };
         if !scopes.is_empty() {
             allows.push(Allow {
                 mcp_server_id: a.mcp_server_id.clone(),
@@ -126,6 +120,22 @@ pub fn checked_conditions(drafts: &[Condition], errors: &mut FieldErrors) -> Vec
         }
     }
     conditions
+}
+
+/// `wanted` sorted and without repeats when every one is in `known`; else the ones that are not.
+pub fn known_scopes(wanted: &[String], known: &[String]) -> Result<Vec<String>, Vec<String>> {
+    let unknown: Vec<String> = wanted
+        .iter()
+        .filter(|s| !known.contains(s))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    let mut scopes = wanted.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
 }
 
 fn capitalised(text: &str) -> String {

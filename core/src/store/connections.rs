@@ -83,6 +83,14 @@ impl TryFrom<ConnectionRow> for Connection {
     }
 }
 
+/// A connection row with its sealed tokens.
+#[derive(FromRow)]
+struct SealedConnectionRow {
+    #[sqlx(flatten)]
+    connection: ConnectionRow,
+    tokens_sealed: Vec<u8>,
+}
+
 const CONNECTION_COLUMNS: &str = "id, provider_id, owner_kind, owner_id, scopes, expires_at,
     refreshable, created_at, updated_at, last_used_at";
 
@@ -209,13 +217,7 @@ impl Store {
         provider_id: &str,
         owner: &Owner,
     ) -> CoreResult<Option<(Connection, Vec<u8>)>> {
-        #[derive(FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            connection: ConnectionRow,
-            tokens_sealed: Vec<u8>,
-        }
-        let row = sqlx::query_as::<_, Row>(&format!(
+        let row = sqlx::query_as::<_, SealedConnectionRow>(&format!(
             "SELECT {CONNECTION_COLUMNS}, tokens_sealed FROM connections
              WHERE provider_id = $1 AND owner_kind = $2 AND owner_id = $3"
         ))
@@ -316,14 +318,15 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Refreshable connections whose access token expires before `before`, soonest first.
+    /// Refreshable connections whose access token expires before `before`, soonest first,
+    /// with their sealed tokens.
     pub async fn connections_due(
         &self,
         before: UnixMillis,
         limit: i64,
-    ) -> CoreResult<Vec<Connection>> {
-        sqlx::query_as::<_, ConnectionRow>(&format!(
-            "SELECT {CONNECTION_COLUMNS} FROM connections
+    ) -> CoreResult<Vec<(Connection, Vec<u8>)>> {
+        sqlx::query_as::<_, SealedConnectionRow>(&format!(
+            "SELECT {CONNECTION_COLUMNS}, tokens_sealed FROM connections
              WHERE refreshable = 1 AND expires_at IS NOT NULL AND expires_at < $1
              ORDER BY expires_at LIMIT $2"
         ))
@@ -332,7 +335,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(Connection::try_from)
+        .map(|r| Ok((Connection::try_from(r.connection)?, r.tokens_sealed)))
         .collect()
     }
 

@@ -102,6 +102,7 @@ async fn providers_connections_policies_and_allowances_round_trip() {
         store.touch_connection(&first.id, 301).await.expect("touch");
         let due = store.connections_due(100, 10).await.expect("due");
         assert_eq!(due.len(), 1, "{:?}: expires at 99, before 100", db.backend);
+        assert_eq!(due[0].1, b"three", "with its sealed tokens");
         assert!(store.connections_due(99, 10).await.expect("due").is_empty());
         store.mark_unrefreshable(&first.id).await.expect("mark");
         assert!(store

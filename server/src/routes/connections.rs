@@ -28,7 +28,7 @@ use crate::request_context::Caller;
 use crate::routes::oauth::journey::{journey_error, signed_in_user, step_url, CONSENT_PATH};
 use crate::state::AppState;
 use crate::ui;
-use crate::vault::VaultFailure;
+use crate::vault::{provider_secret, VaultFailure};
 
 const PENDING_KEY: &str = "connect_pending";
 /// A person has this long at the provider.
@@ -136,14 +136,8 @@ pub async fn connect(State(state): State<AppState>, caller: Caller, post: Accoun
             "this account is connected with a key, on your account page",
         ));
     }
-    let secret = match state
-        .master_key
-        .open(&sealed, provider.id.as_bytes())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-    {
-        Some(secret) => secret,
-        None => return unavailable(&VaultFailure::Misconfigured("client secret".into())),
+    let Ok(secret) = provider_secret(&state.master_key, &provider, &sealed) else {
+        return unavailable(&VaultFailure::Misconfigured("client secret".into()));
     };
     let started =
         match state
@@ -247,12 +241,11 @@ pub async fn callback(
             "The provider sent no authorization code.",
         );
     };
-    let secret = state
-        .master_key
-        .open(&sealed, provider.id.as_bytes())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .unwrap_or_default();
+    let Ok(secret) = provider_secret(&state.master_key, &provider, &sealed) else {
+        let failure = VaultFailure::Misconfigured("client secret".into());
+        record(&state, refused(failure.to_string())).await;
+        return unavailable(&failure);
+    };
     let redirect = callback_uri(&state.config.public_url);
     let fresh = state
         .vault

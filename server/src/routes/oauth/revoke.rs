@@ -8,7 +8,7 @@ use axum::{Form, Json};
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::ids::UserId;
 use mandate_core::model::ClientType;
-use mandate_core::oauth::introspection::introspect as introspect_token;
+use mandate_core::oauth::introspection::{introspect as introspect_token, live_access_token};
 use mandate_core::oauth::revocation::{revoke as revoke_token, Revoked};
 use mandate_core::oauth::{ErrorCode, OAuthError};
 use serde_json::json;
@@ -115,16 +115,15 @@ pub async fn userinfo(
             OAuthError::new(ErrorCode::InvalidToken, "a Bearer access token is required")
         })?;
     let issuer = server.issuer(&state.config.public_url);
-    let claims = state
-        .keys
-        .current()
-        .verify(token, &issuer, state.now() / 1000)
-        .map_err(|_| OAuthError::new(ErrorCode::InvalidToken, "the access token is not valid"))?;
-    if state.store.access_token_revoked(&claims.jti).await? != Some(false) {
-        return Err(
-            OAuthError::new(ErrorCode::InvalidToken, "the access token is not valid").into(),
-        );
-    }
+    let claims = live_access_token(
+        &state.store,
+        &state.keys.current(),
+        token,
+        &issuer,
+        state.now(),
+    )
+    .await?
+    .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "the access token is not valid"))?;
     if !claims.scope.split(' ').any(|s| s == "openid") {
         let mut response = (
             StatusCode::FORBIDDEN,

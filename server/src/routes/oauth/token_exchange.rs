@@ -20,6 +20,7 @@ use mandate_core::connections::{
 };
 use mandate_core::ids::{AgentId, UserId};
 use mandate_core::model::{Agent, ClientType, TrustLevel};
+use mandate_core::oauth::introspection::live_access_token;
 use mandate_core::oauth::params::Params;
 use mandate_core::oauth::tokens::AccessTokenClaims;
 use mandate_core::oauth::{ErrorCode, OAuthError};
@@ -30,7 +31,7 @@ use crate::error::{no_store, JsonError};
 use crate::request_context::Caller;
 use crate::state::{AppState, ServerEntry};
 use crate::vault;
-use crate::vault_refresh::{provider_secret, read, refresh, RefreshError, VaultActor};
+use crate::vault_refresh::{read, refresh, RefreshError, VaultActor};
 
 /// RFC 8693 §2.2.1.
 #[derive(Debug, Serialize)]
@@ -166,8 +167,8 @@ async fn run(
     let decision = decide(&connection.scopes, request.scope.as_ref(), Some(&allowed))
         .map_err(|r| r.to_oauth(&provider.slug))?;
     trail.scopes = Some(join(&decision));
-    let secret =
-        provider_secret(state, &provider, &secret_sealed).map_err(OAuthError::server_error)?;
+    let secret = vault::provider_secret(&state.master_key, &provider, &secret_sealed)
+        .map_err(OAuthError::server_error)?;
     let actor = VaultActor::Exchange { client, caller };
     let tokens = read(state, &provider, &connection, &sealed, actor)
         .await
@@ -222,14 +223,16 @@ async fn subject_claims(
 ) -> Result<AccessTokenClaims, OAuthError> {
     let refused =
         || OAuthError::invalid_grant("subject_token is not a live access token of this issuer");
-    let keys = state.keys.current();
-    let claims = keys
-        .verify(token, issuer, state.now() / 1000)
-        .map_err(|_| refused())?;
+    let claims = live_access_token(
+        &state.store,
+        &state.keys.current(),
+        token,
+        issuer,
+        state.now(),
+    )
+    .await?
+    .ok_or_else(refused)?;
     if claims.aud.trim_end_matches('/') != resource.trim_end_matches('/') {
-        return Err(refused());
-    }
-    if state.store.access_token_revoked(&claims.jti).await? != Some(false) {
         return Err(refused());
     }
     Ok(claims)
@@ -340,8 +343,5 @@ async fn narrowed(
             .refresh_connection(&connection.id, &row, now)
             .await?;
     }
-    let expires_at = fresh
-        .expires_in
-        .map(|d| now + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
-    Ok((fresh.access_token, expires_at))
+    Ok((fresh.access_token.clone(), fresh.expires_at(now)))
 }
