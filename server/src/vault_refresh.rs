@@ -206,7 +206,8 @@ async fn store_fresh(
 /// How many connections one scheduled round refreshes at most.
 const ROUND_LIMIT: i64 = 200;
 
-/// Refreshes, every `period`, each connection that would expire before the round after.
+/// Refreshes, every `period`, each connection that would expire before the round after. One
+/// connection (or provider) that cannot be refreshed does not hold up the others.
 pub fn spawn(state: &AppState, period: Duration) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
@@ -236,9 +237,15 @@ async fn round(state: &AppState, ahead: i64) -> Result<(), CoreError> {
                     .await?
                 {
                     Some((provider, sealed_secret)) => {
-                        let secret =
-                            vault::provider_secret(&state.master_key, &provider, &sealed_secret)?;
-                        Some((provider, secret))
+                        match vault::provider_secret(&state.master_key, &provider, &sealed_secret) {
+                            Ok(secret) => Some((provider, secret)),
+                            // Its connections wait; the others are still refreshed.
+                            Err(e) => {
+                                tracing::warn!(provider = %provider.slug, error = %e,
+                                    "a connection provider's client secret cannot be opened");
+                                None
+                            }
+                        }
                     }
                     None => None,
                 };
@@ -249,7 +256,19 @@ async fn round(state: &AppState, ahead: i64) -> Result<(), CoreError> {
         let Some((provider, secret)) = provider else {
             continue;
         };
-        let tokens = read(state, &provider, &connection, &sealed, VaultActor::Schedule).await?;
+        let tokens = match read(state, &provider, &connection, &sealed, VaultActor::Schedule).await
+        {
+            Ok(tokens) => tokens,
+            // Tokens that do not open never will: recorded (a failed `connection.read`), set
+            // aside so later rounds neither stop at them nor record them again.
+            Err(
+                CoreError::MasterKeyMismatch | CoreError::Crypto(_) | CoreError::CorruptJson(_),
+            ) => {
+                state.store.mark_unrefreshable(&connection.id).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         match refresh(
             state,
             &provider,

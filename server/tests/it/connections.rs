@@ -819,6 +819,23 @@ async fn eventually(mut done: impl FnMut() -> bool) -> bool {
 async fn connections_are_refreshed_on_a_schedule_until_the_provider_refuses() {
     for db in each_backend().await {
         let w = world_with(&db, &[("MANDATE_VAULT_REFRESH_SECS", "1".to_owned())]).await;
+        // A row whose tokens do not open (sealed under another key), due first: it must not
+        // hold up the others.
+        let provider_id: String =
+            sqlx::query_scalar("SELECT id FROM connection_providers WHERE slug = 'github'")
+                .fetch_one(w.server.store.pool())
+                .await
+                .expect("provider");
+        sqlx::query(
+            "INSERT INTO connections (id, provider_id, owner_kind, owner_id, tokens_sealed,
+                scopes, expires_at, refreshable, created_at, updated_at)
+             VALUES ('broken', $1, 'user', 'u-ghost', $2, '[]', 1, 1, 1, 1)",
+        )
+        .bind(&provider_id)
+        .bind(vec![2u8, 0, 1, 7, 7, 7])
+        .execute(w.server.store.pool())
+        .await
+        .expect("broken row");
         // Tokens that live 30 s: due before the next round (1 s) plus the minute's margin.
         w.provider.ledger().expires_in = Some(30);
         let res = connect(&w).await;
@@ -832,6 +849,18 @@ async fn connections_are_refreshed_on_a_schedule_until_the_provider_refuses() {
         // Once refreshed it expires in 30 s again: refreshed again on later rounds, each time
         // with the rotated refresh token (the provider refuses a stale one).
         assert!(eventually(|| provider.ledger().refreshes.len() >= 2).await);
+        let broken: i64 =
+            sqlx::query_scalar("SELECT refreshable FROM connections WHERE id = 'broken'")
+                .fetch_one(w.server.store.pool())
+                .await
+                .expect("broken row");
+        assert_eq!(broken, 0, "set aside after one failed read");
+        let reads = events(&w.server, "connection.read").await;
+        let failed_reads = reads
+            .iter()
+            .filter(|(o, d)| o == "failure" && d["connection"] == "broken")
+            .count();
+        assert_eq!(failed_reads, 1, "recorded once, not every round");
         let refreshed = events(&w.server, "connection.refreshed").await;
         assert!(refreshed
             .iter()
@@ -867,10 +896,11 @@ async fn connections_are_refreshed_on_a_schedule_until_the_provider_refuses() {
                 .contains("invalid_grant"),
             "{detail}"
         );
-        let refreshable: i64 = sqlx::query_scalar("SELECT refreshable FROM connections")
-            .fetch_one(w.server.store.pool())
-            .await
-            .expect("row");
+        let refreshable: i64 =
+            sqlx::query_scalar("SELECT refreshable FROM connections WHERE id <> 'broken'")
+                .fetch_one(w.server.store.pool())
+                .await
+                .expect("row");
         assert_eq!(refreshable, 0);
         w.server.stop().await;
     }
