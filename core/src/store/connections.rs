@@ -142,6 +142,23 @@ impl Store {
         &self,
         key: &str,
     ) -> CoreResult<Option<(ConnectionProvider, Vec<u8>)>> {
+        self.provider_where("id = $1 OR slug = $1", key).await
+    }
+
+    /// A provider by slug only (what a token exchange and a person's form name), with its
+    /// sealed client secret.
+    pub async fn connection_provider_by_slug(
+        &self,
+        slug: &str,
+    ) -> CoreResult<Option<(ConnectionProvider, Vec<u8>)>> {
+        self.provider_where("slug = $1", slug).await
+    }
+
+    async fn provider_where(
+        &self,
+        condition: &str,
+        key: &str,
+    ) -> CoreResult<Option<(ConnectionProvider, Vec<u8>)>> {
         #[derive(FromRow)]
         struct Row {
             #[sqlx(flatten)]
@@ -149,8 +166,7 @@ impl Store {
             secret_sealed: Vec<u8>,
         }
         let row = sqlx::query_as::<_, Row>(&format!(
-            "SELECT {PROVIDER_COLUMNS}, secret_sealed FROM connection_providers
-             WHERE id = $1 OR slug = $1"
+            "SELECT {PROVIDER_COLUMNS}, secret_sealed FROM connection_providers WHERE {condition}"
         ))
         .bind(key)
         .fetch_optional(&self.pool)

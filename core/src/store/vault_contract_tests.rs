@@ -70,6 +70,16 @@ async fn providers_connections_policies_and_allowances_round_trip() {
         assert_eq!(by_slug, provider("cp_1", "github"));
         assert_eq!(secret, b"sealed-secret");
         assert!(store
+            .connection_provider_by_slug("cp_1")
+            .await
+            .expect("read")
+            .is_none());
+        assert!(store
+            .connection_provider_by_slug("github")
+            .await
+            .expect("read")
+            .is_some());
+        assert!(store
             .connection_provider("cp_1")
             .await
             .expect("read")

@@ -107,9 +107,8 @@ async fn provider_named(
 ) -> Result<(ConnectionProvider, Vec<u8>), OAuthError> {
     state
         .store
-        .connection_provider(slug.unwrap_or_default())
+        .connection_provider_by_slug(slug.unwrap_or_default())
         .await?
-        .filter(|(p, _)| Some(p.slug.as_str()) == slug)
         .ok_or_else(|| OAuthError::invalid_request("there is no such connection"))
 }
 

@@ -118,9 +118,8 @@ async fn run(
     trail.tenant.clone_from(&claims.tenant);
     let (provider, secret_sealed) = state
         .store
-        .connection_provider(&request.provider_slug)
+        .connection_provider_by_slug(&request.provider_slug)
         .await?
-        .filter(|(p, _)| p.slug == request.provider_slug)
         .ok_or_else(|| {
             OAuthError::new(
                 ErrorCode::InvalidTarget,
