@@ -257,6 +257,9 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        if disabled {
+            self.tokens_revoked();
+        }
         Ok(done.rows_affected() > 0)
     }
 

@@ -202,6 +202,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.tokens_revoked();
         Ok(done.rows_affected() > 0)
     }
 

@@ -205,6 +205,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.tokens_revoked();
         Ok(Some(grant))
     }
 }

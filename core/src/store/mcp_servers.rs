@@ -242,6 +242,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.tokens_revoked();
         Ok(done.rows_affected() > 0)
     }
 }

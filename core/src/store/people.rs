@@ -176,6 +176,9 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        if disabled {
+            self.tokens_revoked();
+        }
         Ok(done.rows_affected() > 0)
     }
 

@@ -156,7 +156,8 @@ pub(crate) async fn write_issuances(
 ) -> CoreResult<()> {
     for chunk in super::power_of_two_chunks(issuances, ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at) VALUES {}",
+            "{} access_tokens (jti, family_id, agent_id, mcp_server_id, expires_at) VALUES {}",
+            backend.batch_insert(),
             super::values_placeholders(backend, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
@@ -176,7 +177,8 @@ pub(crate) async fn write_issuances(
         .collect();
     for chunk in super::power_of_two_chunks(&refreshes, ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO refresh_tokens (token_hash, family_id, scopes, created_at, expires_at) VALUES {}",
+            "{} refresh_tokens (token_hash, family_id, scopes, created_at, expires_at) VALUES {}",
+            backend.batch_insert(),
             super::values_placeholders(backend, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
@@ -304,6 +306,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.tokens_revoked();
         Ok(done.rows_affected() > 0)
     }
 
@@ -365,7 +368,13 @@ impl Store {
 
     /// Whether an issued access token has been revoked (itself or through its family).
     /// `None` if Mandate has no record of the jti.
+    /// A "not revoked" answer is remembered for a moment (see `live_tokens`: any revocation
+    /// through this store retires it at once; one through another instance, within a second).
     pub async fn access_token_revoked(&self, jti: &str) -> CoreResult<Option<bool>> {
+        if self.live_tokens.is_live(jti) {
+            return Ok(Some(false));
+        }
+        let epoch = self.live_tokens.epoch();
         let row: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT a.revoked_at, f.revoked_at FROM access_tokens a
              LEFT JOIN token_families f ON f.id = a.family_id WHERE a.jti = $1",
@@ -373,7 +382,16 @@ impl Store {
         .bind(jti)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(own, family)| own.is_some() || family.is_some()))
+        let revoked = row.map(|(own, family)| own.is_some() || family.is_some());
+        if revoked == Some(false) {
+            self.live_tokens.remember(jti, epoch);
+        }
+        Ok(revoked)
+    }
+
+    /// Called after every write that revokes or deletes access tokens or families commits.
+    pub(crate) fn tokens_revoked(&self) {
+        self.live_tokens.revoked();
     }
 
     /// Revokes one access token by jti, if it belongs to `agent_id`. Returns whether it did.
@@ -392,6 +410,7 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        self.tokens_revoked();
         Ok(done.rows_affected() > 0)
     }
 }
