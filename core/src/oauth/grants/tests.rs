@@ -578,3 +578,145 @@ async fn client_credentials_is_for_confidential_clients_within_their_allowance()
         assert!(f.events("token.failed").await >= 3, "refusals are audited");
     }
 }
+
+/// How an access token can stop being live, each through the store.
+#[derive(Debug, Clone, Copy)]
+enum Revocation {
+    Token,
+    Family,
+    Grant,
+    UserDisabled,
+    AgentDisabled,
+    AgentDeleted,
+    ServerDeleted,
+}
+
+impl Fixture {
+    /// A machine token and a person's token, both read as live twice (so both are remembered).
+    async fn remembered_live_tokens(&self) -> (String, String) {
+        let cc = TokenRequest::ClientCredentials {
+            scope: Some("notes.read".into()),
+            resource: None,
+        };
+        let machine = exchange(&self.ctx(NOW), &self.confidential, cc)
+            .await
+            .expect("cc");
+        let code = self.code("notes.read").await;
+        let person = self.redeem(&code, VERIFIER, NOW).await.expect("code");
+        let jtis = (
+            self.claims(&machine.access_token, NOW).jti,
+            self.claims(&person.access_token, NOW).jti,
+        );
+        for jti in [&jtis.0, &jtis.1] {
+            for _ in 0..2 {
+                assert_eq!(
+                    self.store.access_token_revoked(jti).await.expect("state"),
+                    Some(false)
+                );
+            }
+        }
+        jtis
+    }
+
+    async fn revoke(&self, how: Revocation, machine_jti: &str, person_jti: &str) {
+        let family: String =
+            sqlx::query_scalar("SELECT family_id FROM access_tokens WHERE jti = $1")
+                .bind(person_jti)
+                .fetch_one(self.store.pool())
+                .await
+                .expect("family");
+        let store = &self.store;
+        let done = match how {
+            Revocation::Token => store
+                .revoke_access_token(machine_jti, "machine", NOW)
+                .await
+                .expect("revoke"),
+            Revocation::Family => store
+                .revoke_family(&family, "test", NOW)
+                .await
+                .expect("revoke"),
+            Revocation::Grant => {
+                let tenant = crate::model::Tenant {
+                    id: crate::ids::TenantId::from_string("tenant-1"),
+                    ..crate::store::tenants::new_tenant("one", "One", &[], NOW)
+                };
+                store.insert_tenant(&tenant).await.expect("tenant");
+                let grant = crate::model::Grant {
+                    id: "grant-1".into(),
+                    user_id: self.user.id.to_string(),
+                    agent_id: self.public.id.to_string(),
+                    tenant_id: "tenant-1".into(),
+                    mcp_server_id: self.server.id.to_string(),
+                    granted_scopes: vec!["notes.read".into()],
+                    rejected_scopes: vec![],
+                    remembered: true,
+                    created_at: NOW,
+                    updated_at: NOW,
+                    last_used_at: None,
+                };
+                let id = store.record_grant(&grant).await.expect("grant");
+                store
+                    .revoke_grant(&grant.user_id, &id, NOW)
+                    .await
+                    .expect("revoke")
+                    .is_some()
+            }
+            Revocation::UserDisabled => store
+                .set_user_disabled(&self.user.id, true, NOW)
+                .await
+                .expect("disable"),
+            Revocation::AgentDisabled => store
+                .set_agent_disabled(&self.confidential.id, true, NOW)
+                .await
+                .expect("disable"),
+            Revocation::AgentDeleted => store
+                .delete_agent(&self.confidential.id)
+                .await
+                .expect("delete"),
+            Revocation::ServerDeleted => store
+                .delete_mcp_server(&self.server.id)
+                .await
+                .expect("delete"),
+        };
+        assert!(done, "{how:?} changed nothing");
+    }
+}
+
+/// Introspection remembers a token it found live; every way of revoking one through the store
+/// must be seen by the very next check, not a second later.
+#[tokio::test]
+async fn every_revocation_is_seen_at_once_by_a_token_remembered_as_live() {
+    use Revocation::*;
+    // (how, the machine token's state after, the person's token's state after)
+    let cases = [
+        (Token, Some(true), Some(false)),
+        (Family, Some(false), Some(true)),
+        (Grant, Some(false), Some(true)),
+        (UserDisabled, Some(false), Some(true)),
+        (AgentDisabled, Some(true), Some(false)),
+        (AgentDeleted, None, Some(false)),
+        (ServerDeleted, None, None),
+    ];
+    for (how, machine_after, person_after) in cases {
+        for db in each_backend().await {
+            let backend = db.backend;
+            let f = fixture(db).await;
+            let (machine, person) = f.remembered_live_tokens().await;
+            f.revoke(how, &machine, &person).await;
+            let state = |jti: String| {
+                let store = f.store.clone();
+                async move { store.access_token_revoked(&jti).await.expect("state") }
+            };
+            assert_eq!(
+                state(machine).await,
+                machine_after,
+                "{backend:?} {how:?} machine"
+            );
+            assert_eq!(
+                state(person).await,
+                person_after,
+                "{backend:?} {how:?} person"
+            );
+        }
+    }
+}
