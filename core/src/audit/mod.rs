@@ -336,27 +336,18 @@ pub struct RequestContext {
     pub request_id: Option<String>,
 }
 
-/// The hash of an event chained to the previous hash (hex SHA-256). `event` is an
-/// [`AuditEvent`], or its JSON as read back from a row (the same value: see [`verify`]).
-pub fn chain_hash(
-    prev_hash: &str,
-    seq: i64,
-    occurred_at: UnixMillis,
-    event: &impl Serialize,
-) -> String {
-    let content = serde_json::json!({ "seq": seq, "occurred_at": occurred_at, "event": event });
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(content.to_string().as_bytes());
-    lower_hex(&hasher.finalize())
+/// The hash of an event chained to the previous hash (hex SHA-256): of `prev_hash`, a newline
+/// and the compact JSON `{"event":…,"occurred_at":…,"seq":…}` with every object's keys in sorted
+/// order. `event` is the event's JSON as read back from a row (see [`verify`]), whose keys a
+/// `serde_json::Value` keeps sorted.
+pub fn chain_hash(prev_hash: &str, seq: i64, occurred_at: UnixMillis, event: &Value) -> String {
+    hash_chained(prev_hash, seq, occurred_at, event)
 }
 
 /// [`chain_hash`] of an event about to be written, without building its JSON tree first: the
-/// event is serialized straight into the hash with its keys in the order a JSON object read
-/// back from a row has them (sorted), so the bytes, and the hash, are the same as
-/// `chain_hash(prev_hash, seq, occurred_at, event)` (a test holds the two together). Building
-/// the tree cost a copy of every string of the event per issuance.
+/// event is serialized straight into the hash with its fields in sorted order, so the bytes,
+/// and the hash, are those verification recomputes from the row (a test holds the two
+/// together). Building the tree cost a copy of every string of the event per issuance.
 pub fn chain_hash_of_event(
     prev_hash: &str,
     seq: i64,
@@ -380,24 +371,35 @@ pub fn chain_hash_of_event(
         request_id,
         detail,
     } = event;
+    let sorted = SortedEvent {
+        actor_id,
+        actor_kind,
+        agent_id,
+        client_ip,
+        detail,
+        event_type,
+        mcp_server_id,
+        outcome,
+        policies,
+        request_id,
+        scopes_granted,
+        scopes_requested,
+        tenant_id,
+        user_agent,
+        user_id,
+    };
+    hash_chained(prev_hash, seq, occurred_at, &sorted)
+}
+
+/// The chain hash of `event`, which must serialize with its keys in sorted order.
+fn hash_chained(
+    prev_hash: &str,
+    seq: i64,
+    occurred_at: UnixMillis,
+    event: &impl Serialize,
+) -> String {
     let content = ChainedContent {
-        event: SortedEvent {
-            actor_id,
-            actor_kind,
-            agent_id,
-            client_ip,
-            detail,
-            event_type,
-            mcp_server_id,
-            outcome,
-            policies,
-            request_id,
-            scopes_granted,
-            scopes_requested,
-            tenant_id,
-            user_agent,
-            user_id,
-        },
+        event,
         occurred_at,
         seq,
     };
@@ -409,10 +411,10 @@ pub fn chain_hash_of_event(
     lower_hex(&hasher.0.finalize())
 }
 
-/// What [`chain_hash`] hashes, field names in sorted order (as `serde_json::Value` keeps them).
+/// What [`chain_hash`] hashes, field names in sorted order.
 #[derive(Serialize)]
-struct ChainedContent<'a> {
-    event: SortedEvent<'a>,
+struct ChainedContent<'a, E> {
+    event: &'a E,
     occurred_at: UnixMillis,
     seq: i64,
 }
@@ -884,17 +886,29 @@ mod tests {
     fn chain_hash_covers_content_and_previous_hash() {
         let e =
             AuditEvent::new(EventType::TokenIssued, Outcome::Success, ActorKind::Agent).agent("a");
-        let h1 = chain_hash(GENESIS_HASH, 1, 10, &e);
+        let h1 = chain_hash_of_event(GENESIS_HASH, 1, 10, &e);
         assert_eq!(h1.len(), 64);
-        assert_ne!(h1, chain_hash("other", 1, 10, &e), "previous hash matters");
-        assert_ne!(h1, chain_hash(GENESIS_HASH, 2, 10, &e), "sequence matters");
+        assert_ne!(
+            h1,
+            chain_hash_of_event("other", 1, 10, &e),
+            "previous hash matters"
+        );
+        assert_ne!(
+            h1,
+            chain_hash_of_event(GENESIS_HASH, 2, 10, &e),
+            "sequence matters"
+        );
         let changed = e.clone().with("jti", "x");
         assert_ne!(
             h1,
-            chain_hash(GENESIS_HASH, 1, 10, &changed),
+            chain_hash_of_event(GENESIS_HASH, 1, 10, &changed),
             "content matters"
         );
-        assert_eq!(h1, chain_hash(GENESIS_HASH, 1, 10, &e), "deterministic");
+        assert_eq!(
+            h1,
+            chain_hash_of_event(GENESIS_HASH, 1, 10, &e),
+            "deterministic"
+        );
     }
 
     #[test]
@@ -922,10 +936,14 @@ mod tests {
             // What verification recomputes: the event as a JSON value read back from its row.
             let as_read = serde_json::to_value(&event).expect("value");
             for (seq, at) in [(1, 0), (42, 1_796_014_123_456), (i64::MAX, -1)] {
-                assert_eq!(
-                    chain_hash_of_event("prev", seq, at, &event),
-                    chain_hash("prev", seq, at, &as_read),
-                );
+                // The bytes every chain written so far was hashed over.
+                let content = serde_json::json!({ "seq": seq, "occurred_at": at, "event": &event });
+                let mut hasher = Sha256::new();
+                hasher.update(b"prev\n");
+                hasher.update(content.to_string().as_bytes());
+                let recorded = lower_hex(&hasher.finalize());
+                assert_eq!(chain_hash_of_event("prev", seq, at, &event), recorded);
+                assert_eq!(chain_hash("prev", seq, at, &as_read), recorded);
             }
         }
     }
