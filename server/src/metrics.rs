@@ -2,15 +2,17 @@
 //! on the public port: requests by route and status, latency histograms, tokens issued by grant
 //! type, consent outcomes, the audit writer's queue depth and the database pool's use.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
@@ -56,18 +58,60 @@ pub fn spawn_upkeep(period: std::time::Duration) -> tokio::task::JoinHandle<()> 
 /// Counts and times every request by method, matched route (never the raw path: ids and
 /// tokens stay out of label values) and status.
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
+    // Label values are shared, not copied: one allocation per request (the route).
+    let route: Arc<str> = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+        .map_or_else(|| Arc::from("unmatched"), |p| Arc::from(p.as_str()));
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+    let status = status_label(response.status());
+    metrics::counter!("http_requests_total", "method" => method, "route" => SharedString::from(route.clone()), "status" => status).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => SharedString::from(route))
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a label; methods outside the standard set share one value, so a client
+/// cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The status code as a label, without an allocation for the codes Mandate answers with.
+fn status_label(status: StatusCode) -> SharedString {
+    static COMMON: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (302, "302"),
+        (303, "303"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (413, "413"),
+        (415, "415"),
+        (429, "429"),
+        (500, "500"),
+        (503, "503"),
+    ];
+    match COMMON.iter().find(|(code, _)| *code == status.as_u16()) {
+        Some((_, label)) => SharedString::const_str(label),
+        None => SharedString::from(status.as_u16().to_string()),
+    }
 }
 
 /// A token was issued (`grant_type` as in the token request).

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::clock::{Clock, UnixMillis};
 use crate::error::{CoreError, CoreResult};
 use crate::store::agents::touch_agents;
-use crate::store::tokens::{write_issuances, Issuance};
+use crate::store::tokens::{rotate_refresh, write_issuances, Issuance};
 use crate::store::Store;
 
 /// The closed list of things that happen.
@@ -467,7 +467,17 @@ pub fn lower_hex(bytes: &[u8]) -> String {
 /// The hash before the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-type Ack = oneshot::Sender<Result<(), String>>;
+type Ack = oneshot::Sender<Result<Landed, String>>;
+
+/// What became of a queued event once its batch committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Landed {
+    Written,
+    /// Its issuance replaces a refresh token that could no longer be rotated (another request
+    /// rotated it first, it expired, or its family was revoked): neither the issuance nor the
+    /// event was written.
+    NotRotated,
+}
 
 /// One queued event, with the token records that must commit together with it.
 struct Pending {
@@ -526,13 +536,22 @@ impl AuditLog {
 
     /// Appends `event`; returns once it is committed.
     pub async fn record(&self, event: AuditEvent) -> CoreResult<()> {
-        self.submit(event, None).await
+        self.submit(event, None).await.map(|_| ())
     }
 
     /// Appends `event` and writes the tokens of `issuance` in the same transaction: the single
     /// writer batches the issuances of concurrent requests into one commit (group commit).
+    /// For an issuance that rotates a refresh token, see [`AuditLog::record_rotation`].
     pub async fn record_issuance(&self, event: AuditEvent, issuance: Issuance) -> CoreResult<()> {
-        self.submit(event, Some(issuance)).await
+        self.submit(event, Some(issuance)).await.map(|_| ())
+    }
+
+    /// As [`AuditLog::record_issuance`] for an issuance that replaces a refresh token
+    /// (`issuance.rotates`): the rotation is part of the same transaction. Returns `false`, with
+    /// nothing written, if the token could no longer be rotated when the batch committed (a
+    /// concurrent request rotated it first, it expired, or its family was revoked).
+    pub async fn record_rotation(&self, event: AuditEvent, issuance: Issuance) -> CoreResult<bool> {
+        Ok(self.submit(event, Some(issuance)).await? == Landed::Written)
     }
 
     /// Appends `event` without waiting for its commit (it still commits in the writer's next
@@ -571,11 +590,11 @@ impl AuditLog {
         }
     }
 
-    async fn submit(&self, event: AuditEvent, issuance: Option<Issuance>) -> CoreResult<()> {
+    async fn submit(&self, event: AuditEvent, issuance: Option<Issuance>) -> CoreResult<Landed> {
         let (ack, done) = oneshot::channel();
         self.enqueue(event, issuance, ack).await?;
         match done.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(landed)) => Ok(landed),
             Ok(Err(e)) => Err(CoreError::Invalid(format!("audit write failed: {e}"))),
             Err(_) => Err(CoreError::Invalid("the audit writer has stopped".into())),
         }
@@ -666,13 +685,17 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::
             };
             let result = commit_batch(&store, &mut connection, &write, &mut head, &committed).await;
             match &result {
-                Ok(()) => agents_used.recorded(used),
+                Ok(_) => agents_used.recorded(used),
                 Err(e) => {
                     tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
                 }
             }
-            for pending in batch.drain(..) {
-                let _ = pending.ack.send(result.clone());
+            for (i, pending) in batch.drain(..).enumerate() {
+                let landed = match &result {
+                    Ok(landed) => Ok(landed.get(i).copied().unwrap_or(Landed::Written)),
+                    Err(e) => Err(e.clone()),
+                };
+                let _ = pending.ack.send(landed);
             }
         }
         if !flushes.is_empty() {
@@ -738,13 +761,14 @@ async fn collect_batch(
 /// instance appended at the same moment, so the head is re-read and the batch tried again.
 /// Runs on the writer's `connection`, taking one from the pool when it has none; a connection
 /// that failed is given back (it may be broken) and a fresh one taken for the next attempt.
+/// Returns what became of each event of the batch, in order.
 async fn commit_batch(
     store: &Store,
     connection: &mut Option<PoolConnection<Any>>,
     write: &BatchWrite<'_>,
     head: &mut Option<(i64, String)>,
     committed: &watch::Sender<i64>,
-) -> Result<(), String> {
+) -> Result<Vec<Landed>, String> {
     let mut result = Err(String::new());
     for attempt in 0..5u64 {
         let outcome = async {
@@ -762,10 +786,10 @@ async fn commit_batch(
         }
         .await;
         match outcome {
-            Ok(new_head) => {
+            Ok((new_head, landed)) => {
                 committed.send_replace(new_head.0);
                 *head = Some(new_head);
-                return Ok(());
+                return Ok(landed);
             }
             Err(e) => {
                 *head = None;
@@ -809,21 +833,41 @@ fn actor_str(actor: ActorKind) -> &'static str {
     }
 }
 
-/// Appends `batch` after `head` in one transaction; returns the new head.
+/// Appends `batch` after `head` in one transaction; returns the new head and what became of
+/// each event. The refresh tokens the batch's issuances replace are rotated first, in order, so
+/// of two requests presenting one token in the same batch the first is written.
 async fn write_batch(
     store: &Store,
     conn: &mut AnyConnection,
     write: &BatchWrite<'_>,
     head: (i64, String),
-) -> CoreResult<(i64, String)> {
+) -> CoreResult<((i64, String), Vec<Landed>)> {
     let batch = write.events;
     let mut tx = store.begin_write_on(conn).await?;
-    let issuances: Vec<&Issuance> = batch.iter().filter_map(|p| p.issuance.as_ref()).collect();
+    let mut landed = Vec::with_capacity(batch.len());
+    for pending in batch {
+        let rotates = pending
+            .issuance
+            .as_ref()
+            .and_then(|i| i.rotates.as_ref().map(|h| (h, i.issued_at)));
+        landed.push(match rotates {
+            Some((hash, at)) if !rotate_refresh(&mut tx, hash, at).await? => Landed::NotRotated,
+            _ => Landed::Written,
+        });
+    }
+    let written = || {
+        batch
+            .iter()
+            .zip(&landed)
+            .filter(|(_, landed)| **landed == Landed::Written)
+            .map(|(pending, _)| pending)
+    };
+    let issuances: Vec<&Issuance> = written().filter_map(|p| p.issuance.as_ref()).collect();
     write_issuances(&mut tx, store.backend(), &issuances).await?;
     touch_agents(&mut tx, write.agents_used).await?;
     let (mut seq, mut prev) = head;
     let mut rows = Vec::with_capacity(batch.len());
-    for pending in batch {
+    for pending in written() {
         seq += 1;
         let hash = chain_hash_of_event(&prev, seq, pending.at, &pending.event);
         rows.push((
@@ -869,7 +913,7 @@ async fn write_batch(
         query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok((seq, prev))
+    Ok(((seq, prev), landed))
 }
 
 #[cfg(test)]
@@ -970,6 +1014,7 @@ mod tests {
                     mcp_server_id: "server".into(),
                     access_expires_at: at + 600_000,
                     refresh: None,
+                    rotates: None,
                     issued_at: at,
                 };
                 log.record_issuance(event, issuance)

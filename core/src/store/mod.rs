@@ -138,6 +138,13 @@ impl Store {
                     sqlx::query("PRAGMA wal_autocheckpoint = 8000")
                         .execute(&mut *conn)
                         .await?;
+                    // Statement journals in memory: a multi-row INSERT into a table with a
+                    // foreign key (the audit writer's refresh-token rows) keeps one, and past
+                    // 64 KiB SQLite spilled it to a temporary file: an open, unlink and a
+                    // dozen page writes per batch under refresh load.
+                    sqlx::query("PRAGMA temp_store = MEMORY")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             });

@@ -69,24 +69,21 @@ pub enum CodeRedemption {
 
 /// A refresh token as stored, with its family.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshRecord {
+pub struct RefreshState {
     pub family: TokenFamily,
     pub scopes: String,
     pub expires_at: UnixMillis,
+    /// When it was exchanged for its successor (`None` while it is the family's current one).
+    pub rotated_at: Option<UnixMillis>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshRedemption {
-    /// This call rotated it.
-    Fresh(Box<RefreshRecord>),
-    /// It was rotated before (at `rotated_at`): reuse, which revokes the family
-    /// (RFC 9700 §4.14.2) unless it is a concurrent retry.
-    AlreadyRotated {
-        family_id: String,
-        rotated_at: UnixMillis,
-    },
-    Expired,
-    Unknown,
+#[derive(FromRow)]
+struct RefreshStateRow {
+    token_scopes: String,
+    token_expires_at: i64,
+    token_rotated_at: Option<i64>,
+    #[sqlx(flatten)]
+    family: FamilyRow,
 }
 
 #[derive(FromRow)]
@@ -136,6 +133,10 @@ pub struct Issuance {
     pub mcp_server_id: String,
     pub access_expires_at: UnixMillis,
     pub refresh: Option<IssuedRefreshToken>,
+    /// The refresh token this issuance replaces (the refresh grant). It is rotated in the
+    /// issuance's own transaction, and only if it still can be: if it was rotated, has expired
+    /// or its family was revoked since the request read it, nothing of the issuance is written.
+    pub rotates: Option<SecretHash>,
     pub issued_at: UnixMillis,
 }
 
@@ -193,6 +194,27 @@ pub(crate) async fn write_issuances(
         query.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Marks a refresh token rotated inside the caller's transaction, if it is still its family's
+/// current, unexpired token and the family is not revoked: an atomic conditional UPDATE, so of
+/// concurrent rotations of one token exactly one changes the row (RFC 9700 §4.14.2).
+pub(crate) async fn rotate_refresh(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    hash: &SecretHash,
+    now: UnixMillis,
+) -> CoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET rotated_at = $2
+         WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2
+           AND EXISTS (SELECT 1 FROM token_families f
+                       WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
+    )
+    .bind(hash.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Rows per multi-row INSERT at most (well under SQLite's and PostgreSQL's parameter limits;
@@ -310,45 +332,30 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Rotates a refresh token: exactly one concurrent caller gets `Fresh`.
-    pub async fn redeem_refresh(
-        &self,
-        hash: &SecretHash,
-        now: UnixMillis,
-    ) -> CoreResult<RefreshRedemption> {
-        let fresh: Option<(String, String, i64)> = sqlx::query_as(
-            "UPDATE refresh_tokens SET rotated_at = $2
-             WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2
-             RETURNING family_id, scopes, expires_at",
-        )
-        .bind(hash.as_str())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some((family_id, scopes, expires_at)) = fresh {
-            let Some(family) = self.family(&family_id).await? else {
-                return Ok(RefreshRedemption::Unknown);
-            };
-            return Ok(RefreshRedemption::Fresh(Box::new(RefreshRecord {
-                family,
-                scopes,
-                expires_at,
-            })));
-        }
-        let row: Option<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT family_id, rotated_at FROM refresh_tokens WHERE token_hash = $1",
+    /// A refresh token and its family as they stand, whatever their state (one read; the
+    /// refresh grant checks everything on it before it issues, and rotates at the commit:
+    /// [`rotate_refresh`]).
+    pub async fn refresh_token_state(&self, hash: &SecretHash) -> CoreResult<Option<RefreshState>> {
+        sqlx::query_as::<_, RefreshStateRow>(
+            "SELECT r.scopes AS token_scopes, r.expires_at AS token_expires_at,
+                    r.rotated_at AS token_rotated_at, f.id, f.agent_id, f.user_id, f.tenant_id,
+                    f.mcp_server_id, f.auth_time, f.acr, f.amr, f.created_at, f.expires_at,
+                    f.revoked_at, f.claims
+             FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
+             WHERE r.token_hash = $1",
         )
         .bind(hash.as_str())
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            Some((family_id, Some(rotated_at))) => RefreshRedemption::AlreadyRotated {
-                family_id,
-                rotated_at,
-            },
-            Some((_, None)) => RefreshRedemption::Expired,
-            None => RefreshRedemption::Unknown,
+        .await?
+        .map(|row| {
+            Ok(RefreshState {
+                family: TokenFamily::try_from(row.family)?,
+                scopes: row.token_scopes,
+                expires_at: row.token_expires_at,
+                rotated_at: row.token_rotated_at,
+            })
         })
+        .transpose()
     }
 
     /// A refresh token's family, agent and scopes, whatever its state (for checks made

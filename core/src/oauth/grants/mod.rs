@@ -135,6 +135,25 @@ struct Grant<'a> {
 
 /// Signs the access token, creates the refresh token, records both and the audit event.
 async fn issue(ctx: &TokenContext<'_>, grant: Grant<'_>) -> Result<TokenResponse, OAuthError> {
+    let minted = mint(ctx, &grant)?;
+    // The tokens and their audit event commit together, before the response is sent; the
+    // same transaction records the agent's use (`last_used_at`, see `AuditLog`).
+    ctx.audit
+        .record_issuance(minted.event, minted.issuance)
+        .await?;
+    Ok(minted.response)
+}
+
+/// An issuance ready to record: the response is sent only once the issuance and its event
+/// have committed.
+struct Minted {
+    response: TokenResponse,
+    issuance: Issuance,
+    event: AuditEvent,
+}
+
+/// Signs the access token and creates the refresh token of `grant`; records nothing.
+fn mint(ctx: &TokenContext<'_>, grant: &Grant<'_>) -> Result<Minted, OAuthError> {
     let now_s = ctx.now / 1000;
     let ttl = ctx.server.access_token_ttl_secs.max(1);
     // Time-ordered (UUIDv7): each new row lands at the right edge of the access_tokens key
@@ -203,6 +222,7 @@ async fn issue(ctx: &TokenContext<'_>, grant: Grant<'_>) -> Result<TokenResponse
             }),
             _ => None,
         },
+        rotates: None,
         issued_at: ctx.now,
     };
     let event = AuditEvent::new(grant.event, Outcome::Success, ActorKind::Agent)
@@ -215,15 +235,16 @@ async fn issue(ctx: &TokenContext<'_>, grant: Grant<'_>) -> Result<TokenResponse
         .with("family", &family_id)
         .with("refresh_token_issued", refresh.is_some())
         .context(ctx.request);
-    // The tokens and their audit event commit together, before the response is sent; the
-    // same transaction records the agent's use (`last_used_at`, see `AuditLog`).
-    ctx.audit.record_issuance(event, issuance).await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token: refresh.map(|(t, _)| t.expose().to_owned()),
-        scope: scope_string,
+    Ok(Minted {
+        response: TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            refresh_token: refresh.map(|(t, _)| t.expose().to_owned()),
+            scope: scope_string,
+        },
+        issuance,
+        event,
     })
 }
 

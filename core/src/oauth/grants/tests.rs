@@ -220,6 +220,13 @@ impl Fixture {
             .expect("valid token")
     }
 
+    async fn rows(&self, count: &str) -> i64 {
+        sqlx::query_scalar(count)
+            .fetch_one(self.store.pool())
+            .await
+            .expect("count")
+    }
+
     async fn events(&self, event_type: &str) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE event_type = $1")
             .bind(event_type)
@@ -524,9 +531,84 @@ async fn exactly_one_of_twenty_concurrent_refreshes_succeeds() {
             }
         }
         assert_eq!(winners.len(), 1);
+        // Only the winner's issuance was written: one more access token and refresh token in
+        // the family, one `token.refreshed` event; the others recorded their refusal.
+        assert_eq!(f.rows("SELECT COUNT(*) FROM refresh_tokens").await, 2);
+        assert_eq!(
+            f.rows("SELECT COUNT(*) FROM access_tokens WHERE family_id IS NOT NULL")
+                .await,
+            2
+        );
+        assert_eq!(f.events("token.refreshed").await, 1);
+        assert_eq!(f.events("token.failed").await, 19);
         // The winner's new refresh token works: concurrent retries did not revoke the family.
         let next = winners[0].refresh_token.clone().expect("rt");
         assert!(f.refresh(&next, None, NOW + 1500).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_whose_family_is_revoked_before_its_commit_writes_nothing() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let code = f.code("notes.read").await;
+        let rt = f
+            .redeem(&code, VERIFIER, NOW)
+            .await
+            .expect("tokens")
+            .refresh_token
+            .expect("rt");
+        let hash = Secret::presented(&rt).hash();
+        let state = f
+            .store
+            .refresh_token_state(&hash)
+            .await
+            .expect("read")
+            .expect("state");
+        assert_eq!(state.rotated_at, None);
+        // What the grant does after its checks passed on `state` ...
+        let ctx = f.ctx(NOW + 1000);
+        let scopes = ScopeSet::parse("notes.read").expect("scopes");
+        let mut minted = mint(
+            &ctx,
+            &Grant {
+                client: &f.public,
+                family: Some(&state.family),
+                scopes: &scopes,
+                with_refresh: true,
+                event: EventType::TokenRefreshed,
+            },
+        )
+        .expect("minted");
+        minted.issuance.rotates = Some(hash.clone());
+        let jti = minted.issuance.jti.clone();
+        // ... while the authorization is revoked in between.
+        f.store
+            .revoke_family(&state.family.id, "test", NOW + 1000)
+            .await
+            .expect("revoke");
+        let written = f
+            .audit
+            .record_rotation(minted.event, minted.issuance)
+            .await
+            .expect("recorded");
+        assert!(!written, "a revoked family's token is not rotated");
+        assert_eq!(
+            f.store.access_token_revoked(&jti).await.expect("read"),
+            None,
+            "no access token was recorded"
+        );
+        let after = f
+            .store
+            .refresh_token_state(&hash)
+            .await
+            .expect("read")
+            .expect("state");
+        assert_eq!(after.rotated_at, None, "the old token was left as it was");
+        // Through the grant, the same token is refused for the revocation.
+        let err = f.refresh(&rt, None, NOW + 1500).await.expect_err("revoked");
+        assert_eq!(err.code, ErrorCode::InvalidGrant);
+        assert_eq!(err.description, "the authorization has been revoked");
     }
 }
 

@@ -40,7 +40,11 @@ pub fn api_router() -> Router<AppState> {
             header::CONTENT_TYPE,
             header::HeaderName::from_static("mcp-protocol-version"),
         ])
-        .max_age(Duration::from_secs(3600));
+        .max_age(Duration::from_secs(3600))
+        // Every CORS header here is the same whatever the request's Origin or preflight
+        // headers, so responses do not vary on them (the default `Vary` list would be built
+        // into each response).
+        .vary([] as [header::HeaderName; 0]);
     Router::new()
         .route(
             "/.well-known/oauth-authorization-server/s/{slug}",
