@@ -200,6 +200,16 @@ impl Fixture {
         exchange(&self.ctx(now), &self.public, req).await
     }
 
+    /// A refresh token from a fresh authorization of `scopes`, its code redeemed at `NOW`.
+    async fn refresh_token(&self, scopes: &str) -> String {
+        let code = self.code(scopes).await;
+        self.redeem(&code, VERIFIER, NOW)
+            .await
+            .expect("tokens")
+            .refresh_token
+            .expect("rt")
+    }
+
     async fn refresh(
         &self,
         token: &str,
@@ -509,13 +519,7 @@ async fn refresh_tokens_are_bound_to_their_client_and_expire() {
 async fn exactly_one_of_twenty_concurrent_refreshes_succeeds() {
     for db in each_backend().await {
         let f = Arc::new(fixture(db).await);
-        let code = f.code("notes.read").await;
-        let rt = f
-            .redeem(&code, VERIFIER, NOW)
-            .await
-            .expect("tokens")
-            .refresh_token
-            .expect("rt");
+        let rt = f.refresh_token("notes.read").await;
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let f = f.clone();
@@ -551,13 +555,7 @@ async fn exactly_one_of_twenty_concurrent_refreshes_succeeds() {
 async fn a_refresh_whose_family_is_revoked_before_its_commit_writes_nothing() {
     for db in each_backend().await {
         let f = fixture(db).await;
-        let code = f.code("notes.read").await;
-        let rt = f
-            .redeem(&code, VERIFIER, NOW)
-            .await
-            .expect("tokens")
-            .refresh_token
-            .expect("rt");
+        let rt = f.refresh_token("notes.read").await;
         let hash = Secret::presented(&rt).hash();
         let state = f
             .store
