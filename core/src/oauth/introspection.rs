@@ -69,36 +69,26 @@ async fn introspect_refresh(
     now: UnixMillis,
 ) -> CoreResult<Value> {
     let hash = Secret::presented(token).hash();
-    let Some((family_id, agent_id, scopes)) = store.refresh_token_owner(&hash).await? else {
+    let Some(state) = store.refresh_token_state(&hash).await? else {
         return Ok(inactive());
     };
-    if agent_id != caller.id.as_str() {
+    let family = &state.family;
+    if family.agent_id != caller.id.as_str() || state.rotated_at.is_some() {
         return Ok(inactive());
     }
-    let current: Option<(Option<i64>, i64)> =
-        sqlx::query_as("SELECT rotated_at, expires_at FROM refresh_tokens WHERE token_hash = $1")
-            .bind(hash.as_str())
-            .fetch_optional(store.pool())
-            .await?;
-    let Some((None, expires_at)) = current else {
-        return Ok(inactive());
-    };
-    let Some(family) = store.family(&family_id).await? else {
-        return Ok(inactive());
-    };
-    if !is_live(&family, expires_at, now) || family.mcp_server_id != server.id.as_str() {
+    if !is_live(family, state.expires_at, now) || family.mcp_server_id != server.id.as_str() {
         return Ok(inactive());
     }
     Ok(json!({
         "active": true,
         "token_type": "refresh_token",
-        "client_id": agent_id,
-        "scope": scopes,
+        "client_id": family.agent_id,
+        "scope": state.scopes,
         "sub": family.user_id,
         "tenant": family.tenant_id,
         "iss": issuer,
         "aud": server.resource_url,
-        "exp": expires_at.min(family.expires_at) / 1000,
+        "exp": state.expires_at.min(family.expires_at) / 1000,
     }))
 }
 

@@ -27,12 +27,13 @@ pub async fn revoke(
 ) -> CoreResult<Revoked> {
     // The hint (§2.1) only speeds up the lookup; both kinds are tried, so it is not needed.
     let hash = Secret::presented(token).hash();
-    if let Some((family_id, agent_id, _)) = store.refresh_token_owner(&hash).await? {
-        if agent_id == client.id.as_str() {
+    if let Some(state) = store.refresh_token_state(&hash).await? {
+        let family = state.family;
+        if family.agent_id == client.id.as_str() {
             store
-                .revoke_family(&family_id, "revoked by client", now)
+                .revoke_family(&family.id, "revoked by client", now)
                 .await?;
-            return Ok(Revoked::Family(family_id));
+            return Ok(Revoked::Family(family.id));
         }
         return Ok(Revoked::Nothing);
     }

@@ -332,9 +332,9 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// A refresh token and its family as they stand, whatever their state (one read; the
-    /// refresh grant checks everything on it before it issues, and rotates at the commit:
-    /// [`rotate_refresh`]).
+    /// A refresh token and its family as they stand, whatever their state, in one read: the
+    /// refresh grant checks everything on it before it issues (and rotates at the commit:
+    /// [`rotate_refresh`]); introspection and revocation read the same.
     pub async fn refresh_token_state(&self, hash: &SecretHash) -> CoreResult<Option<RefreshState>> {
         sqlx::query_as::<_, RefreshStateRow>(
             "SELECT r.scopes AS token_scopes, r.expires_at AS token_expires_at,
@@ -356,21 +356,6 @@ impl Store {
             })
         })
         .transpose()
-    }
-
-    /// A refresh token's family, agent and scopes, whatever its state (for checks made
-    /// before rotating, and for revocation).
-    pub async fn refresh_token_owner(
-        &self,
-        hash: &SecretHash,
-    ) -> CoreResult<Option<(String, String, String)>> {
-        Ok(sqlx::query_as::<_, (String, String, String)>(
-            "SELECT r.family_id, f.agent_id, r.scopes FROM refresh_tokens r
-             JOIN token_families f ON f.id = r.family_id WHERE r.token_hash = $1",
-        )
-        .bind(hash.as_str())
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     /// Whether an issued access token has been revoked (itself or through its family).
