@@ -204,10 +204,9 @@ pub async fn serve(
         &prepared.state,
         Duration::from_secs(prepared.state.config.vault_refresh_secs),
     );
-    // Small and often: a checkpoint's copy competes with the writer for the core, and under
-    // load one every 500 ms (or the inline autocheckpoint) stalled batches for 20+ ms, where
-    // one every 50 ms kept every batch under 10 ms (client_credentials load, one core).
-    let checkpointer = store.spawn_wal_checkpointer(Duration::from_millis(50));
+    // After the audit writer's commits, at most every 10 ms (see spawn_wal_checkpointer).
+    let checkpointer =
+        store.spawn_wal_checkpointer(Duration::from_millis(10), prepared.state.audit.committed());
     let config = &prepared.state.config;
     let forwarder = config.audit_forward.clone().map(|target| {
         crate::audit_forward::spawn(

@@ -78,6 +78,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite database's URL, for the WAL checkpointer's own connection.
+    sqlite_url: Option<std::sync::Arc<str>>,
     /// Access tokens recently read as not revoked (shared by clones; see `live_tokens`).
     live_tokens: std::sync::Arc<live_tokens::LiveTokens>,
 }
@@ -111,6 +113,7 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let connect_options = AnyConnectOptions::from_str(&url)?;
+        let sqlite_url = (backend == Backend::Sqlite).then(|| url.as_str().into());
         let mut pool_options = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
@@ -134,7 +137,8 @@ impl Store {
                         .await?;
                     // A running server checkpoints in the background (see
                     // `spawn_wal_checkpointer`), so a commit rarely has to; this is the safety
-                    // net for when it cannot keep up, and for the CLI's short runs.
+                    // net for when it cannot keep up, and for the CLI's short runs. (A larger
+                    // threshold, 32,768 pages, made no difference to the tail under load.)
                     sqlx::query("PRAGMA wal_autocheckpoint = 8000")
                         .execute(&mut *conn)
                         .await?;
@@ -153,6 +157,7 @@ impl Store {
         Ok(Self {
             pool,
             backend,
+            sqlite_url,
             live_tokens: std::sync::Arc::default(),
         })
     }
@@ -187,27 +192,54 @@ impl Store {
         })
     }
 
-    /// On SQLite, copies the write-ahead log into the database file every `period` in the
-    /// background (`PRAGMA wal_checkpoint(PASSIVE)`, which neither waits for nor blocks a
-    /// writer). Otherwise the commit that crosses the autocheckpoint threshold runs the
-    /// checkpoint and its fsync itself, and every request waiting on that commit waits with it.
-    /// `None` on PostgreSQL.
-    pub fn spawn_wal_checkpointer(&self, period: Duration) -> Option<tokio::task::JoinHandle<()>> {
-        if self.backend != Backend::Sqlite {
-            return None;
-        }
-        let pool = self.pool.clone();
+    /// On SQLite, copies the write-ahead log into the database file in the background
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`, which neither waits for nor blocks a writer), on its
+    /// own connection and thread: after each change `commits` announces, at most once per
+    /// `spacing`, and at least every [`CHECKPOINT_AT_LEAST_EVERY`] for writes it does not
+    /// announce. `None` on PostgreSQL.
+    ///
+    /// Why small and often: under sustained writes a passive checkpoint rarely finds the log
+    /// fully copied (a commit lands while it runs), so the log is seldom restarted and grows to
+    /// the autocheckpoint threshold; the commit that crosses it checkpoints inline, syncing
+    /// every log page written since the last background checkpoint, and every request waiting
+    /// on that commit waits for the disk. The less there is to sync, the shorter that stall:
+    /// client_credentials at 32 connections on one core had a p99 of 5.4–6.1 ms with a
+    /// checkpoint every 50 ms (9.4 ms every 200 ms, 28 ms every second) and 3.7 ms with this
+    /// pacing, throughput unchanged.
+    pub fn spawn_wal_checkpointer(
+        &self,
+        spacing: Duration,
+        mut commits: tokio::sync::watch::Receiver<i64>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let url = self.sqlite_url.clone()?;
         Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut connection: Option<sqlx::SqliteConnection> = None;
             loop {
-                tick.tick().await;
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&pool)
-                    .await
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                match tokio::time::timeout(CHECKPOINT_AT_LEAST_EVERY, commits.changed()).await {
+                    Ok(Ok(())) | Err(_) => {}
+                    // Nothing announces commits any more: checkpoint on the clock alone.
+                    Ok(Err(_)) => tokio::time::sleep(CHECKPOINT_AT_LEAST_EVERY).await,
                 }
+                if connection.is_none() {
+                    match checkpoint_connection(&url).await {
+                        Ok(conn) => connection = Some(conn),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "WAL checkpointer cannot connect; will retry");
+                            tokio::time::sleep(CHECKPOINT_AT_LEAST_EVERY).await;
+                            continue;
+                        }
+                    }
+                }
+                if let Some(conn) = connection.as_mut() {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                        .execute(&mut *conn)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                        connection = None;
+                    }
+                }
+                tokio::time::sleep(spacing).await;
             }
         }))
     }
@@ -216,6 +248,20 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How long the WAL checkpointer waits, at most, for a commit to be announced.
+pub const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+
+/// The checkpointer's own connection: it never waits for (or takes) one of the pool's, and its
+/// worker thread is named so `top -H` tells it apart.
+async fn checkpoint_connection(url: &str) -> CoreResult<sqlx::SqliteConnection> {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::ConnectOptions;
+    let options = SqliteConnectOptions::from_str(url)?
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+        .thread_name(|_| "mandate-wal-ckpt".to_owned());
+    Ok(options.connect().await?)
 }
 
 /// For SQLite: creates the file's folder and asks sqlx to create the file (`mode=rwc`).
@@ -313,8 +359,10 @@ mod tests {
         assert_eq!(values_placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
     }
 
-    #[tokio::test]
-    async fn the_checkpointer_copies_the_write_ahead_log_into_the_database_file() {
+    /// A store whose log holds ~1 MB of rows (far below the autocheckpoint threshold, so they
+    /// stay in the log unless something checkpoints), the database file's path and its length
+    /// before.
+    async fn store_with_a_full_log() -> (crate::testing::TestDatabase, Store, String, u64) {
         let db = crate::testing::sqlite();
         let store = db.store().await;
         store.migrate().await.expect("migrate");
@@ -323,10 +371,7 @@ mod tests {
             .await
             .expect("start from an empty log");
         let path = db.url.trim_start_matches("sqlite://").to_owned();
-        let file_len = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let before = file_len();
-        // ~1 MB of rows: far below the autocheckpoint threshold, so they stay in the log
-        // unless something checkpoints.
+        let before = file_len(&path);
         let big = "x".repeat(4_000);
         for i in 0..250 {
             sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2)")
@@ -336,23 +381,62 @@ mod tests {
                 .await
                 .expect("insert");
         }
-        assert_eq!(file_len(), before, "the rows are still only in the log");
-        let task = store
-            .spawn_wal_checkpointer(Duration::from_millis(10))
-            .expect("SQLite has a checkpointer");
-        let mut copied = false;
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            if file_len() > before + 500_000 {
-                copied = true;
-                break;
+        assert_eq!(
+            file_len(&path),
+            before,
+            "the rows are still only in the log"
+        );
+        (db, store, path, before)
+    }
+
+    fn file_len(path: &str) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the database file grows by the log's rows within `within`.
+    async fn copied_within(path: &str, before: u64, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if file_len(path) > before + 500_000 {
+                return true;
             }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        false
+    }
+
+    #[tokio::test]
+    async fn an_announced_commit_is_checkpointed_without_waiting_for_the_clock() {
+        let (_db, store, path, before) = store_with_a_full_log().await;
+        let (commits, announced) = tokio::sync::watch::channel(0);
+        let task = store
+            .spawn_wal_checkpointer(Duration::from_millis(10), announced)
+            .expect("SQLite has a checkpointer");
+        commits.send_replace(250);
+        // Well inside the clock's period: only the announcement can have started it.
+        let copied = copied_within(&path, before, CHECKPOINT_AT_LEAST_EVERY / 2).await;
         task.abort();
         assert!(
             copied,
             "the database file grew from {before} to {} bytes",
-            file_len()
+            file_len(&path)
+        );
+    }
+
+    #[tokio::test]
+    async fn with_nothing_announcing_commits_the_checkpointer_runs_on_the_clock() {
+        let (_db, store, path, before) = store_with_a_full_log().await;
+        let (commits, announced) = tokio::sync::watch::channel(0);
+        drop(commits);
+        let task = store
+            .spawn_wal_checkpointer(Duration::from_millis(10), announced)
+            .expect("SQLite has a checkpointer");
+        let copied = copied_within(&path, before, CHECKPOINT_AT_LEAST_EVERY * 3).await;
+        task.abort();
+        assert!(
+            copied,
+            "the database file grew from {before} to {} bytes",
+            file_len(&path)
         );
     }
 
