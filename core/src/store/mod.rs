@@ -78,8 +78,6 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// The SQLite database's URL, for the WAL checkpointer's own connection.
-    sqlite_url: Option<std::sync::Arc<str>>,
     /// Access tokens recently read as not revoked (shared by clones; see `live_tokens`).
     live_tokens: std::sync::Arc<live_tokens::LiveTokens>,
 }
@@ -113,7 +111,6 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let connect_options = AnyConnectOptions::from_str(&url)?;
-        let sqlite_url = (backend == Backend::Sqlite).then(|| url.as_str().into());
         let mut pool_options = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
@@ -157,7 +154,6 @@ impl Store {
         Ok(Self {
             pool,
             backend,
-            sqlite_url,
             live_tokens: std::sync::Arc::default(),
         })
     }
@@ -211,7 +207,10 @@ impl Store {
         spacing: Duration,
         mut commits: tokio::sync::watch::Receiver<i64>,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        let url = self.sqlite_url.clone()?;
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let pool_options = self.pool.connect_options();
         Some(tokio::spawn(async move {
             let mut connection: Option<sqlx::SqliteConnection> = None;
             loop {
@@ -221,7 +220,7 @@ impl Store {
                     Ok(Err(_)) => tokio::time::sleep(CHECKPOINT_AT_LEAST_EVERY).await,
                 }
                 if connection.is_none() {
-                    match checkpoint_connection(&url).await {
+                    match checkpoint_connection(&pool_options).await {
                         Ok(conn) => connection = Some(conn),
                         Err(e) => {
                             tracing::warn!(error = %e, "WAL checkpointer cannot connect; will retry");
@@ -253,12 +252,14 @@ impl Store {
 /// How long the WAL checkpointer waits, at most, for a commit to be announced.
 pub const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
-/// The checkpointer's own connection: it never waits for (or takes) one of the pool's, and its
-/// worker thread is named so `top -H` tells it apart.
-async fn checkpoint_connection(url: &str) -> CoreResult<sqlx::SqliteConnection> {
+/// The checkpointer's own connection, to the pool's database: it never waits for (or takes) one
+/// of the pool's, and its worker thread is named so `top -H` tells it apart.
+async fn checkpoint_connection(
+    pool_options: &AnyConnectOptions,
+) -> CoreResult<sqlx::SqliteConnection> {
     use sqlx::sqlite::SqliteConnectOptions;
     use sqlx::ConnectOptions;
-    let options = SqliteConnectOptions::from_str(url)?
+    let options = SqliteConnectOptions::try_from(pool_options)?
         .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
         .thread_name(|_| "mandate-wal-ckpt".to_owned());
     Ok(options.connect().await?)
