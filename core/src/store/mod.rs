@@ -115,6 +115,10 @@ impl Store {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
         if backend == Backend::Sqlite {
+            // A connection to a local file does not go stale between uses, so handing one out
+            // needs no ping first: on SQLite that ping is a round trip to the connection's
+            // thread before every pooled statement.
+            pool_options = pool_options.test_before_acquire(false);
             pool_options = pool_options.after_connect(|conn, _meta| {
                 Box::pin(async move {
                     // WAL lets readers run beside the one writer; NORMAL sync in WAL mode keeps

@@ -610,6 +610,77 @@ async fn a_refresh_whose_family_is_revoked_before_its_commit_writes_nothing() {
     }
 }
 
+/// The issuance a refresh of `rt` would record, rotating it.
+async fn rotation_of(f: &Fixture, rt: &str, now: i64) -> Minted {
+    let hash = Secret::presented(rt).hash();
+    let state = f
+        .store
+        .refresh_token_state(&hash)
+        .await
+        .expect("read")
+        .expect("state");
+    let scopes = ScopeSet::parse(&state.scopes).expect("scopes");
+    let mut minted = mint(
+        &f.ctx(now),
+        &Grant {
+            client: &f.public,
+            family: Some(&state.family),
+            scopes: &scopes,
+            with_refresh: true,
+            event: EventType::TokenRefreshed,
+        },
+    )
+    .expect("minted");
+    minted.issuance.rotates = Some(hash);
+    minted
+}
+
+#[tokio::test]
+async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_first_written() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let shared = f.refresh_token("notes.read").await;
+        let other = f.refresh_token("notes.read").await;
+        let first = rotation_of(&f, &shared, NOW + 1000).await;
+        let second = rotation_of(&f, &shared, NOW + 1000).await;
+        let third = rotation_of(&f, &other, NOW + 1000).await;
+        let jtis = [&first, &second, &third].map(|m| m.issuance.jti.clone());
+        // Queued together, before the writer runs: one batch, in this order.
+        let (a, b, c) = tokio::join!(
+            f.audit.record_rotation(first.event, first.issuance),
+            f.audit.record_rotation(second.event, second.issuance),
+            f.audit.record_rotation(third.event, third.issuance),
+        );
+        assert_eq!(
+            [a.expect("a"), b.expect("b"), c.expect("c")],
+            [true, false, true],
+            "the first request presenting a token is written, a second is not; another token's is"
+        );
+        let mut recorded = Vec::new();
+        for jti in &jtis {
+            recorded.push(f.store.access_token_revoked(jti).await.expect("read"));
+        }
+        assert_eq!(
+            recorded,
+            [Some(false), None, Some(false)],
+            "the winners' access tokens are recorded, nothing of the loser's"
+        );
+        for rt in [&shared, &other] {
+            let state = f
+                .store
+                .refresh_token_state(&Secret::presented(rt).hash())
+                .await
+                .expect("read")
+                .expect("state");
+            assert_eq!(
+                state.rotated_at,
+                Some(NOW + 1000),
+                "rotated at the time of its refresh"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn client_credentials_is_for_confidential_clients_within_their_allowance() {
     for db in each_backend().await {
