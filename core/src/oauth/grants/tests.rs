@@ -557,32 +557,13 @@ async fn a_refresh_whose_family_is_revoked_before_its_commit_writes_nothing() {
         let f = fixture(db).await;
         let rt = f.refresh_token("notes.read").await;
         let hash = Secret::presented(&rt).hash();
-        let state = f
-            .store
-            .refresh_token_state(&hash)
-            .await
-            .expect("read")
-            .expect("state");
-        assert_eq!(state.rotated_at, None);
-        // What the grant does after its checks passed on `state` ...
-        let ctx = f.ctx(NOW + 1000);
-        let scopes = ScopeSet::parse("notes.read").expect("scopes");
-        let mut minted = mint(
-            &ctx,
-            &Grant {
-                client: &f.public,
-                family: Some(&state.family),
-                scopes: &scopes,
-                with_refresh: true,
-                event: EventType::TokenRefreshed,
-            },
-        )
-        .expect("minted");
-        minted.issuance.rotates = Some(hash.clone());
+        // What the grant does after its checks passed on the token's state ...
+        let minted = rotation_of(&f, &rt, NOW + 1000).await;
         let jti = minted.issuance.jti.clone();
+        let family_id = minted.issuance.family_id.clone().expect("a family");
         // ... while the authorization is revoked in between.
         f.store
-            .revoke_family(&state.family.id, "test", NOW + 1000)
+            .revoke_family(&family_id, "test", NOW + 1000)
             .await
             .expect("revoke");
         let written = f
