@@ -12,7 +12,7 @@ use crate::oauth::pkce::s256;
 use crate::oauth::tokens::{generate_signing_key, StoredSigningKey};
 use crate::secret::{Secret, SecretKind};
 use crate::store::agents::AgentSecrets;
-use crate::store::tokens::CodeRecord;
+use crate::store::tokens::{CodeRecord, RefreshState};
 use crate::testing::{each_backend, TestDatabase};
 
 const NOW: i64 = 1_800_000_000_000;
@@ -208,6 +208,35 @@ impl Fixture {
             .expect("tokens")
             .refresh_token
             .expect("rt")
+    }
+
+    /// The stored state of refresh token `rt`.
+    async fn refresh_state(&self, rt: &str) -> RefreshState {
+        self.store
+            .refresh_token_state(&Secret::presented(rt).hash())
+            .await
+            .expect("read")
+            .expect("state")
+    }
+
+    /// The issuance a refresh of `rt` at `now` would record, rotating it: what the grant hands
+    /// the audit writer once its checks passed.
+    async fn rotation_of(&self, rt: &str, now: i64) -> Minted {
+        let state = self.refresh_state(rt).await;
+        let scopes = ScopeSet::parse(&state.scopes).expect("scopes");
+        let mut minted = mint(
+            &self.ctx(now),
+            &Grant {
+                client: &self.public,
+                family: Some(&state.family),
+                scopes: &scopes,
+                with_refresh: true,
+                event: EventType::TokenRefreshed,
+            },
+        )
+        .expect("minted");
+        minted.issuance.rotates = Some(Secret::presented(rt).hash());
+        minted
     }
 
     async fn refresh(
@@ -556,9 +585,8 @@ async fn a_refresh_whose_family_is_revoked_before_its_commit_writes_nothing() {
     for db in each_backend().await {
         let f = fixture(db).await;
         let rt = f.refresh_token("notes.read").await;
-        let hash = Secret::presented(&rt).hash();
         // What the grant does after its checks passed on the token's state ...
-        let minted = rotation_of(&f, &rt, NOW + 1000).await;
+        let minted = f.rotation_of(&rt, NOW + 1000).await;
         let jti = minted.issuance.jti.clone();
         let family_id = minted.issuance.family_id.clone().expect("a family");
         // ... while the authorization is revoked in between.
@@ -577,12 +605,7 @@ async fn a_refresh_whose_family_is_revoked_before_its_commit_writes_nothing() {
             None,
             "no access token was recorded"
         );
-        let after = f
-            .store
-            .refresh_token_state(&hash)
-            .await
-            .expect("read")
-            .expect("state");
+        let after = f.refresh_state(&rt).await;
         assert_eq!(after.rotated_at, None, "the old token was left as it was");
         // Through the grant, the same token is refused for the revocation.
         let err = f.refresh(&rt, None, NOW + 1500).await.expect_err("revoked");
@@ -591,40 +614,15 @@ async fn a_refresh_whose_family_is_revoked_before_its_commit_writes_nothing() {
     }
 }
 
-/// The issuance a refresh of `rt` would record, rotating it.
-async fn rotation_of(f: &Fixture, rt: &str, now: i64) -> Minted {
-    let hash = Secret::presented(rt).hash();
-    let state = f
-        .store
-        .refresh_token_state(&hash)
-        .await
-        .expect("read")
-        .expect("state");
-    let scopes = ScopeSet::parse(&state.scopes).expect("scopes");
-    let mut minted = mint(
-        &f.ctx(now),
-        &Grant {
-            client: &f.public,
-            family: Some(&state.family),
-            scopes: &scopes,
-            with_refresh: true,
-            event: EventType::TokenRefreshed,
-        },
-    )
-    .expect("minted");
-    minted.issuance.rotates = Some(hash);
-    minted
-}
-
 #[tokio::test]
 async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_first_written() {
     for db in each_backend().await {
         let f = fixture(db).await;
         let shared = f.refresh_token("notes.read").await;
         let other = f.refresh_token("notes.read").await;
-        let first = rotation_of(&f, &shared, NOW + 1000).await;
-        let second = rotation_of(&f, &shared, NOW + 1000).await;
-        let third = rotation_of(&f, &other, NOW + 1000).await;
+        let first = f.rotation_of(&shared, NOW + 1000).await;
+        let second = f.rotation_of(&shared, NOW + 1000).await;
+        let third = f.rotation_of(&other, NOW + 1000).await;
         let jtis = [&first, &second, &third].map(|m| m.issuance.jti.clone());
         // Queued together, before the writer runs: one batch, in this order.
         let (a, b, c) = tokio::join!(
@@ -647,14 +645,8 @@ async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_firs
             "the winners' access tokens are recorded, nothing of the loser's"
         );
         for rt in [&shared, &other] {
-            let state = f
-                .store
-                .refresh_token_state(&Secret::presented(rt).hash())
-                .await
-                .expect("read")
-                .expect("state");
             assert_eq!(
-                state.rotated_at,
+                f.refresh_state(rt).await.rotated_at,
                 Some(NOW + 1000),
                 "rotated at the time of its refresh"
             );
