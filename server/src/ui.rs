@@ -14,23 +14,20 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use http::header::CONTENT_SECURITY_POLICY;
-use http::HeaderValue;
 use leptos::prelude::*;
-use leptos_axum::ResponseOptions;
 use mandate_core::access::AdminAccess;
 use mandate_core::oauth::{ErrorCode, OAuthError};
 use tower_sessions::Session;
 
 use crate::error::log_internal;
-use crate::middleware::security_headers::page_csp;
+use crate::middleware::security_headers::PageNonce;
 use crate::pages::error_page;
 use crate::routes::account;
 use crate::routes::oauth::journey::{self, step_url};
 use crate::state::AppState;
 
-/// Runs inside every page render and server-function call: the UI context, and the page's
-/// nonce CSP.
+/// Runs inside every page render and server-function call: the UI context, and the nonce the
+/// page's scripts carry, left for the security-headers middleware to put in the page CSP.
 pub fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let ui = UiContext {
         store: state.store.clone(),
@@ -41,10 +38,9 @@ pub fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'stat
     };
     move || {
         provide_context(ui.clone());
-        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) {
-            if let Ok(value) = HeaderValue::from_str(&page_csp(nonce.as_inner())) {
-                response.insert_header(CONTENT_SECURITY_POLICY, value);
-            }
+        let slot = use_context::<Parts>().and_then(|p| p.extensions.get::<PageNonce>().cloned());
+        if let (Some(nonce), Some(slot)) = (use_nonce(), slot) {
+            slot.set(nonce.as_inner());
         }
     }
 }

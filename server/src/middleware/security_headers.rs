@@ -1,13 +1,20 @@
-//! Security headers on every response. Pages get a per-request nonce CSP (set while the page
-//! renders, see [`page_csp`]); everything else gets a CSP that allows nothing, since JSON,
-//! redirects and static files never need to run or embed anything.
+//! Security headers on every response. Pages get a per-request nonce CSP ([`page_csp`]);
+//! everything else gets a CSP that allows nothing, since JSON, redirects and static files never
+//! need to run or embed anything.
+//!
+//! The page CSP is this middleware's own: it hands every request a [`PageNonce`] slot, the
+//! render writes the nonce its scripts carry into it, and the CSP is set here from that slot.
+//! The header therefore never depends on the render's response options reaching the response;
+//! a page served without its nonce CSP loads dead (the browser blocks its hydration script).
+
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use http::{HeaderName, HeaderValue};
 
@@ -26,6 +33,22 @@ pub fn page_csp(nonce: &str) -> String {
     )
 }
 
+/// Where a page render leaves the nonce its scripts carry, for [`apply`] to put in the CSP.
+/// Every request gets an empty one in its extensions; only a page render fills it.
+#[derive(Debug, Clone, Default)]
+pub struct PageNonce(Arc<OnceLock<String>>);
+
+impl PageNonce {
+    /// Records the render's nonce; the first one wins (a render runs its context once).
+    pub fn set(&self, nonce: &str) {
+        let _ = self.0.set(nonce.to_owned());
+    }
+
+    fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
 /// Which optional headers apply to this deployment.
 #[derive(Debug, Clone, Copy)]
 pub struct SecurityHeaders {
@@ -36,12 +59,21 @@ pub struct SecurityHeaders {
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
 const PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
 
-/// Adds the headers, keeping a CSP the handler set (a page's nonce policy).
-pub async fn apply(State(cfg): State<SecurityHeaders>, req: Request, next: Next) -> Response {
+/// Adds the headers. A handler that chose a CSP itself keeps it (the static error page);
+/// otherwise a page whose render left its nonce gets the page CSP, and anything else the CSP
+/// that allows nothing.
+pub async fn apply(State(cfg): State<SecurityHeaders>, mut req: Request, next: Next) -> Response {
+    let nonce = PageNonce::default();
+    req.extensions_mut().insert(nonce.clone());
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
-        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(API_CSP));
+        let policy = nonce
+            .get()
+            .filter(|_| is_html(headers))
+            .and_then(|n| HeaderValue::from_str(&page_csp(n)).ok())
+            .unwrap_or(HeaderValue::from_static(API_CSP));
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -60,9 +92,95 @@ pub async fn apply(State(cfg): State<SecurityHeaders>, req: Request, next: Next)
     response
 }
 
+fn is_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    /// A stand-in for a page render: fills the slot, sets no CSP of its own.
+    async fn render_leaving_nonce(req: Request) -> Response {
+        if let Some(slot) = req.extensions().get::<PageNonce>() {
+            slot.set("n0nce");
+        }
+        Response::builder()
+            .header(CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Body::from("<script nonce=\"n0nce\"></script>"))
+            .unwrap_or_default()
+    }
+
+    async fn csp_of(router: Router, path: &str) -> String {
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            SecurityHeaders { hsts: false },
+            apply,
+        ));
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = router.oneshot(request).await.expect("response");
+        response.headers()[CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_page_gets_the_csp_of_the_nonce_its_render_left() {
+        let router = Router::new().route("/", get(render_leaving_nonce));
+        assert_eq!(csp_of(router, "/").await, page_csp("n0nce"));
+    }
+
+    #[tokio::test]
+    async fn a_response_whose_render_left_no_nonce_allows_nothing() {
+        let router = Router::new()
+            .route("/json", get(|| async { axum::Json(1) }))
+            .route(
+                "/html",
+                get(|| async { axum::response::Html("<p>no script</p>") }),
+            );
+        assert_eq!(csp_of(router.clone(), "/json").await, API_CSP);
+        assert_eq!(csp_of(router, "/html").await, API_CSP);
+    }
+
+    #[tokio::test]
+    async fn a_nonce_left_on_a_non_page_response_is_not_used() {
+        let router = Router::new().route(
+            "/api",
+            get(|req: Request| async move {
+                if let Some(slot) = req.extensions().get::<PageNonce>() {
+                    slot.set("n0nce");
+                }
+                axum::Json(1)
+            }),
+        );
+        assert_eq!(csp_of(router, "/api").await, API_CSP);
+    }
+
+    #[tokio::test]
+    async fn a_policy_the_handler_chose_is_kept() {
+        let router = Router::new().route(
+            "/",
+            get(|req: Request| async move {
+                let mut response = render_leaving_nonce(req).await;
+                response.headers_mut().insert(
+                    CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'; style-src 'self'"),
+                );
+                response
+            }),
+        );
+        assert_eq!(
+            csp_of(router, "/").await,
+            "default-src 'none'; style-src 'self'"
+        );
+    }
 
     #[test]
     fn page_csp_allows_only_the_nonce_inline_and_no_framing() {
