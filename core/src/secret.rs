@@ -73,6 +73,16 @@ impl Secret {
         Self(format!("{}{}", kind.prefix(), random_token(32)))
     }
 
+    /// A new random secret of `kind` that sorts by creation: its prefix, a UUIDv7 in hex (a
+    /// millisecond timestamp and a counter; not secret), a dot, and 32 random bytes in
+    /// base64url. Its stored value ([`Secret::hash`]) starts with the same id, so rows keyed by
+    /// it are inserted at the right edge of their index, and a token exchanged soon after its
+    /// issue is found on the index's last pages, instead of each landing on a random page.
+    pub fn generate_time_ordered(kind: SecretKind) -> Self {
+        let id = uuid::Uuid::now_v7().simple();
+        Self(format!("{}{id}.{}", kind.prefix(), random_token(32)))
+    }
+
     /// Wraps a secret presented by a client.
     pub fn presented(text: impl Into<String>) -> Self {
         Self(text.into())
@@ -82,9 +92,24 @@ impl Secret {
         &self.0
     }
 
-    /// The value stored at rest.
+    /// The value stored at rest: the SHA-256 of the whole text, after the time-ordered id of a
+    /// secret from [`Secret::generate_time_ordered`].
     pub fn hash(&self) -> SecretHash {
-        SecretHash(URL_SAFE_NO_PAD.encode(Sha256::digest(self.0.as_bytes())))
+        let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(self.0.as_bytes()));
+        match self.time_ordered_id() {
+            Some(id) => SecretHash(format!("{id}.{digest}")),
+            None => SecretHash(digest),
+        }
+    }
+
+    /// The id a time-ordered secret starts with (after its kind's prefix): 32 lowercase hex
+    /// digits followed by a dot, which base64url (the random part) never contains.
+    fn time_ordered_id(&self) -> Option<&str> {
+        let rest = SecretKind::ALL
+            .iter()
+            .find_map(|k| self.0.strip_prefix(k.prefix()))?;
+        let (id, _) = rest.split_once('.')?;
+        (id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(id)
     }
 }
 
@@ -118,6 +143,64 @@ mod tests {
         assert!(s.expose().starts_with("mdt_rt_"));
         assert_eq!(s.expose().len(), "mdt_rt_".len() + 43);
         assert_ne!(s, Secret::generate(SecretKind::RefreshToken));
+    }
+
+    #[test]
+    fn time_ordered_secrets_sort_by_creation_and_are_stored_under_that_order() {
+        let first = Secret::generate_time_ordered(SecretKind::RefreshToken);
+        let second = Secret::generate_time_ordered(SecretKind::RefreshToken);
+        let text = first.expose();
+        assert!(text.starts_with("mdt_rt_"));
+        assert_eq!(text.len(), "mdt_rt_".len() + 32 + 1 + 43, "{text}");
+        let (id, random) = text["mdt_rt_".len()..].split_once('.').expect("id.random");
+        assert!(!random.contains('.'), "one dot");
+        let (h1, h2) = (first.hash(), second.hash());
+        assert!(
+            h1.as_str().starts_with(&format!("{id}.")),
+            "stored after its id"
+        );
+        assert!(
+            h1.as_str() < h2.as_str(),
+            "later secrets sort after earlier ones"
+        );
+        assert_eq!(
+            &h1.as_str()[33..],
+            URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes())),
+            "the digest covers the whole text, id included"
+        );
+        assert!(h1.matches(&Secret::presented(text)));
+        assert!(!h1.matches(&second));
+    }
+
+    #[test]
+    fn a_tampered_time_ordered_id_does_not_find_the_secret() {
+        let s = Secret::generate_time_ordered(SecretKind::RefreshToken);
+        let text = s.expose();
+        let at = "mdt_rt_".len();
+        let flipped = if &text[at..at + 1] == "0" { "1" } else { "0" };
+        let tampered = format!("{}{flipped}{}", &text[..at], &text[at + 1..]);
+        assert!(!s.hash().matches(&Secret::presented(tampered.clone())));
+        assert_ne!(Secret::presented(tampered).hash(), s.hash());
+    }
+
+    #[test]
+    fn secrets_without_a_time_ordered_id_are_stored_as_their_digest() {
+        // Refresh tokens issued before time-ordered ones existed, and every other kind.
+        let old = Secret::generate(SecretKind::RefreshToken);
+        assert_eq!(
+            old.hash().as_str(),
+            URL_SAFE_NO_PAD.encode(Sha256::digest(old.expose().as_bytes()))
+        );
+        for text in [
+            "mdt_rt_0123456789abcdef0123456789ABCDEF.x",
+            "mdt_rt_0123456789abcdef.x",
+            "no_prefix_0123456789abcdef0123456789abcdef.x",
+        ] {
+            assert!(
+                !Secret::presented(text).hash().as_str().contains('.'),
+                "{text}"
+            );
+        }
     }
 
     #[test]

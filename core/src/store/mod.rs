@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod connections;
 pub mod deployment;
 pub mod factors;
+pub mod fresh_refresh;
 pub mod grants;
 pub mod hooks;
 mod json;
@@ -80,6 +81,8 @@ pub struct Store {
     backend: Backend,
     /// Access tokens recently read as not revoked (shared by clones; see `live_tokens`).
     live_tokens: std::sync::Arc<live_tokens::LiveTokens>,
+    /// Refresh tokens just issued by this process (shared by clones; see `fresh_refresh`).
+    fresh_refresh: std::sync::Arc<fresh_refresh::FreshRefreshTokens>,
 }
 
 /// How to open the store.
@@ -159,6 +162,7 @@ impl Store {
             pool,
             backend,
             live_tokens: std::sync::Arc::default(),
+            fresh_refresh: std::sync::Arc::default(),
         })
     }
 

@@ -8,6 +8,7 @@ use super::{json, Store};
 use crate::clock::UnixMillis;
 use crate::error::CoreResult;
 use crate::secret::SecretHash;
+use crate::store::fresh_refresh::PendingRefresh;
 
 /// One authorization and everything issued from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -384,6 +385,37 @@ impl Store {
     /// Called after every write that revokes or deletes access tokens or families commits.
     pub(crate) fn tokens_revoked(&self) {
         self.live_tokens.revoked();
+        self.fresh_refresh.revoked();
+    }
+
+    /// A just-minted refresh token's state, to file with [`Store::remember_refresh`] once its
+    /// issuance has committed. Made before the commit: a revocation that commits in between
+    /// keeps it from being filed.
+    pub fn pending_refresh(&self, hash: SecretHash, state: RefreshState) -> PendingRefresh {
+        PendingRefresh {
+            hash,
+            state,
+            epoch: self.fresh_refresh.epoch(),
+        }
+    }
+
+    /// Keeps a committed refresh token's state for the refresh that presents it next.
+    pub fn remember_refresh(&self, pending: PendingRefresh) {
+        self.fresh_refresh.remember(pending);
+    }
+
+    /// The state of a refresh token presented for exchange: as this process issued it when it
+    /// has just done so (taken: the next presentation reads the database), otherwise read as
+    /// [`Store::refresh_token_state`] reads it. What is kept may be stale; the exchange's
+    /// rotation (`rotate_refresh`) decides on the database's row (see `fresh_refresh`).
+    pub async fn refresh_state_for_exchange(
+        &self,
+        hash: &SecretHash,
+    ) -> CoreResult<Option<RefreshState>> {
+        match self.fresh_refresh.take(hash) {
+            Some(state) => Ok(Some(state)),
+            None => self.refresh_token_state(hash).await,
+        }
     }
 
     /// Revokes one access token by jti, if it belongs to `agent_id`. Returns whether it did.

@@ -17,7 +17,8 @@ use crate::clock::UnixMillis;
 use crate::model::{Agent, McpServer, Scope};
 use crate::oauth::resource;
 use crate::secret::{Secret, SecretKind};
-use crate::store::tokens::{Issuance, IssuedRefreshToken, TokenFamily};
+use crate::store::fresh_refresh::PendingRefresh;
+use crate::store::tokens::{Issuance, IssuedRefreshToken, RefreshState, TokenFamily};
 use crate::store::Store;
 
 /// Everything a grant needs besides the request.
@@ -141,6 +142,9 @@ async fn issue(ctx: &TokenContext<'_>, grant: Grant<'_>) -> Result<TokenResponse
     ctx.audit
         .record_issuance(minted.event, minted.issuance)
         .await?;
+    if let Some(fresh) = minted.fresh {
+        ctx.store.remember_refresh(fresh);
+    }
     Ok(minted.response)
 }
 
@@ -150,6 +154,8 @@ struct Minted {
     response: TokenResponse,
     issuance: Issuance,
     event: AuditEvent,
+    /// The new refresh token's state, kept once the issuance commits.
+    fresh: Option<PendingRefresh>,
 }
 
 /// Signs the access token and creates the refresh token of `grant`; records nothing.
@@ -200,7 +206,7 @@ fn mint(ctx: &TokenContext<'_>, grant: &Grant<'_>) -> Result<Minted, OAuthError>
     let scope_string = grant.scopes.to_scope_string();
     let refresh = match (grant.with_refresh, grant.family) {
         (true, Some(f)) => {
-            let token = Secret::generate(SecretKind::RefreshToken);
+            let token = Secret::generate_time_ordered(SecretKind::RefreshToken);
             let sliding = ctx.now + ctx.server.refresh_token_ttl_secs * 1000;
             Some((token, sliding.min(f.expires_at)))
         }
@@ -225,6 +231,18 @@ fn mint(ctx: &TokenContext<'_>, grant: &Grant<'_>) -> Result<Minted, OAuthError>
         rotates: None,
         issued_at: ctx.now,
     };
+    let fresh = match (&issuance.refresh, grant.family) {
+        (Some(r), Some(family)) => Some(ctx.store.pending_refresh(
+            r.hash.clone(),
+            RefreshState {
+                family: family.clone(),
+                scopes: r.scopes.clone(),
+                expires_at: r.expires_at,
+                rotated_at: None,
+            },
+        )),
+        _ => None,
+    };
     let event = AuditEvent::new(grant.event, Outcome::Success, ActorKind::Agent)
         .agent(client_id.as_str())
         .user(grant.family.and_then(|f| f.user_id.clone()))
@@ -245,6 +263,7 @@ fn mint(ctx: &TokenContext<'_>, grant: &Grant<'_>) -> Result<Minted, OAuthError>
         },
         issuance,
         event,
+        fresh,
     })
 }
 

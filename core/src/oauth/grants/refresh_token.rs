@@ -3,7 +3,8 @@
 //! attacker and the legitimate client, one of them will present an invalidated refresh token,
 //! which will inform the authorization server of the breach").
 //!
-//! The token and its family are read once; every check runs on that read; the rotation itself
+//! The token and its family are read once (or taken from what this process kept when it issued
+//! the token: `store::fresh_refresh`); every check runs on that read; the rotation itself
 //! is an atomic conditional UPDATE in the transaction that records the new tokens (the audit
 //! writer's group commit), so of concurrent requests presenting one token exactly one gets an
 //! answer, and the one refused is judged again on what the winner left.
@@ -29,7 +30,7 @@ pub(super) async fn exchange(
     let hash = Secret::presented(refresh_token).hash();
     // Checks that need no rotation come first, so a refused request does not burn the token.
     // RFC 6749 §6: the refresh token is bound to the client it was issued to.
-    let state = match ctx.store.refresh_token_state(&hash).await? {
+    let state = match ctx.store.refresh_state_for_exchange(&hash).await? {
         Some(state) if state.family.agent_id == client.id.as_str() => state,
         _ => {
             return Err(OAuthError::invalid_grant(
@@ -71,6 +72,9 @@ pub(super) async fn exchange(
         .record_rotation(minted.event, minted.issuance)
         .await?
     {
+        if let Some(fresh) = minted.fresh {
+            ctx.store.remember_refresh(fresh);
+        }
         return Ok(minted.response);
     }
     // Another request rotated it (or the family was revoked) between the read and the commit:

@@ -654,6 +654,81 @@ async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_firs
     }
 }
 
+/// What the grant keeps of a token it has just issued (`store::fresh_refresh`) never outvotes
+/// the database: a token rotated, or a family revoked, by another Mandate process on the same
+/// database (written here straight to the tables, past this store's memory) is refused, and
+/// nothing is issued for it.
+#[tokio::test]
+async fn a_token_this_process_just_issued_is_judged_on_the_database_when_exchanged() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let issued = || f.rows("SELECT COUNT(*) FROM access_tokens");
+
+        let rotated = f.refresh_token("notes.read").await;
+        sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2")
+            .bind(NOW + 1_000)
+            .bind(Secret::presented(rotated.as_str()).hash().as_str())
+            .execute(f.store.pool())
+            .await
+            .expect("rotated elsewhere");
+        let before = issued().await;
+        let reuse = f
+            .refresh(&rotated, None, NOW + 10_000)
+            .await
+            .expect_err("rotated elsewhere");
+        assert_eq!(reuse.code, ErrorCode::InvalidGrant);
+        assert!(
+            reuse.description.contains("already been used"),
+            "{}",
+            reuse.description
+        );
+        assert_eq!(issued().await, before, "nothing issued");
+        assert!(
+            f.refresh_state(&rotated).await.family.revoked_at.is_some(),
+            "presenting a rotated token is reuse: the family is revoked"
+        );
+        assert_eq!(f.events("token.refresh_reuse_detected").await, 1);
+
+        let orphan = f.refresh_token("notes.read").await;
+        sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE id = $2")
+            .bind(NOW + 1_000)
+            .bind(f.refresh_state(&orphan).await.family.id)
+            .execute(f.store.pool())
+            .await
+            .expect("revoked elsewhere");
+        let before = issued().await;
+        let refused = f
+            .refresh(&orphan, None, NOW + 10_000)
+            .await
+            .expect_err("family revoked elsewhere");
+        assert_eq!(refused.code, ErrorCode::InvalidGrant);
+        assert!(
+            refused.description.contains("revoked"),
+            "{}",
+            refused.description
+        );
+        assert_eq!(issued().await, before, "nothing issued");
+
+        // Untouched, a token is exchanged once; its rotation is what the database holds.
+        let kept = f.refresh_token("notes.read").await;
+        let next = f.refresh(&kept, None, NOW + 10_000).await.expect("refresh");
+        assert_eq!(
+            f.refresh_state(&kept).await.rotated_at,
+            Some(NOW + 10_000),
+            "rotated in the database"
+        );
+        let again = f
+            .refresh(&kept, None, NOW + 10_500)
+            .await
+            .expect_err("exchanged once");
+        assert_eq!(again.code, ErrorCode::InvalidGrant);
+        let newest = next.refresh_token.expect("rotated");
+        f.refresh(&newest, Some("notes.read"), NOW + 20_000)
+            .await
+            .expect("the new token, as this process issued it, refreshes");
+    }
+}
+
 #[tokio::test]
 async fn client_credentials_is_for_confidential_clients_within_their_allowance() {
     for db in each_backend().await {
