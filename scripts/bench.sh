@@ -8,6 +8,8 @@
 #   DURATION=10 scripts/bench.sh        # shorter runs
 #
 # Scenarios: coldstart, discovery, jwks, cc (client_credentials, ES256 JWT), introspect, refresh.
+# The "ceiling" phase runs cc against examples/bench_ceiling.rs, a server that only signs the
+# same ES256 token: Mandate's cc rate over it is the share of what signing alone allows.
 # Refresh: the reference replays one refresh token (node-oidc-provider does not rotate a
 # confidential client's until 70 % of its life); Mandate rotates every one and a replay ends the
 # family, so Mandate's run chains them (scripts/bench/refresh_chain.lua: each answer's new token
@@ -23,9 +25,10 @@ cp -R "$BENCH_SRC" "$WORK/bench"
 export OUTDIR="$WORK/results"
 mkdir -p "$OUTDIR"
 
-say "building Mandate (release)"
-cargo build -p server --release
+say "building Mandate (release) and the signing-only ceiling (examples/bench_ceiling.rs)"
+cargo build -p server --release --bin mandate --example bench_ceiling
 BIN="$CARGO_TARGET_DIR/release/mandate"
+CEILING_BIN="$CARGO_TARGET_DIR/release/examples/bench_ceiling"
 
 say "preparing Mandate's database: demo seed and a confidential client"
 export BENCH_DATA="$WORK/mandate-data"
@@ -64,6 +67,10 @@ PHASE=mandate SERVER_CMD="bash $WORK/serve.sh" \
   TOKEN_PATH=/s/demo-notes/token INTROSPECT_PATH=/s/demo-notes/introspect \
   CC_ID="$CC_ID" CC_SECRET="$CC_SECRET" CC_SCOPE=notes.read RS_ID="$CC_ID" RS_SECRET="$CC_SECRET" \
   SCENARIOS="coldstart discovery jwks cc introspect" "$WORK/bench/bench.sh"
+
+say "ceiling: an axum handler that only signs the ES256 token (client_credentials' upper bound)"
+PHASE=ceiling SERVER_CMD="$CEILING_BIN" DISCOVERY_PATH=/ready TOKEN_PATH=/token \
+  CC_ID="$CC_ID" CC_SECRET="$CC_SECRET" CC_SCOPE=notes.read SCENARIOS="cc" "$WORK/bench/bench.sh"
 
 say "Mandate: chained refresh"
 # As bench.sh's run_load: server pinned, a warm-up run, then the measured run with the server's
