@@ -12,7 +12,7 @@
 //! Entries are taken, not read: a token is exchanged once, so a second presentation reads the
 //! database and meets its rotation there. Every revoking write of this store clears the map
 //! (as it retires `live_tokens`), and an issuance that raced a revocation is not filed: its
-//! epoch is taken before its commit (see [`FreshRefreshTokens::epoch`]).
+//! epoch is taken before its commit (see `FreshRefreshTokens::epoch`).
 //!
 //! Filed on SQLite only: see [`crate::store::Store::remember_refresh`] for what was measured.
 
