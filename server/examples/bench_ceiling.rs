@@ -13,27 +13,13 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use mandate_core::crypto::MasterKey;
-use mandate_core::oauth::tokens::{
-    generate_signing_key, AccessTokenClaims, KeySet, StoredSigningKey,
-};
+use mandate_core::oauth::tokens::{AccessTokenClaims, KeySet};
 
 const ISSUER: &str = "http://127.0.0.1:3000/s/demo-notes";
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let master = MasterKey::generate();
-    let key = generate_signing_key(&master)?;
-    let keys = KeySet::from_stored(
-        &[StoredSigningKey {
-            kid: key.kid,
-            public_jwk: key.public_jwk,
-            private_sealed: key.private_sealed,
-            active: true,
-            created_at: 0,
-        }],
-        &master,
-    )?;
+    let keys = KeySet::ephemeral()?;
     let app = Router::new()
         .route("/ready", get(|| async { "ready" }))
         .route("/token", post(token))

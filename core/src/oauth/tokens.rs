@@ -203,6 +203,24 @@ pub enum TokenRejection {
 }
 
 impl KeySet {
+    /// A key set of one new active key, sealed with a throwaway master key and kept nowhere:
+    /// for something that signs but stores nothing (tests, the benchmark's signing-only
+    /// ceiling). Tokens it signs verify only against this value.
+    pub fn ephemeral() -> CoreResult<Self> {
+        let master = MasterKey::generate();
+        let key = generate_signing_key(&master)?;
+        Self::from_stored(
+            &[StoredSigningKey {
+                kid: key.kid,
+                public_jwk: key.public_jwk,
+                private_sealed: key.private_sealed,
+                active: true,
+                created_at: 0,
+            }],
+            &master,
+        )
+    }
+
     /// Builds the key set from stored keys (active and retired). The newest active key signs.
     pub fn from_stored(keys: &[StoredSigningKey], master: &MasterKey) -> CoreResult<Self> {
         let newest_active = keys

@@ -107,11 +107,16 @@ mod tests {
     use axum::Router;
     use tower::ServiceExt;
 
-    /// A stand-in for a page render: fills the slot, sets no CSP of its own.
-    async fn render_leaving_nonce(req: Request) -> Response {
+    /// What a render does with the nonce its scripts carry.
+    fn leave_nonce(req: &Request) {
         if let Some(slot) = req.extensions().get::<PageNonce>() {
             slot.set("n0nce");
         }
+    }
+
+    /// A stand-in for a page render: fills the slot, sets no CSP of its own.
+    async fn render_leaving_nonce(req: Request) -> Response {
+        leave_nonce(&req);
         Response::builder()
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .body(Body::from("<script nonce=\"n0nce\"></script>"))
@@ -154,9 +159,7 @@ mod tests {
         let router = Router::new().route(
             "/api",
             get(|req: Request| async move {
-                if let Some(slot) = req.extensions().get::<PageNonce>() {
-                    slot.set("n0nce");
-                }
+                leave_nonce(&req);
                 axum::Json(1)
             }),
         );

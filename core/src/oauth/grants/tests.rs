@@ -5,11 +5,9 @@ use std::sync::Arc;
 use super::*;
 use crate::audit::AuditLog;
 use crate::clock::SystemClock;
-use crate::crypto::MasterKey;
 use crate::ids::{AgentId, UserId};
 use crate::model::{ClientType, McpServer, Scope, User};
 use crate::oauth::pkce::s256;
-use crate::oauth::tokens::{generate_signing_key, StoredSigningKey};
 use crate::secret::{Secret, SecretKind};
 use crate::store::agents::AgentSecrets;
 use crate::store::tokens::{CodeRecord, RefreshState};
@@ -52,19 +50,7 @@ fn agent(id: &str, client_type: ClientType, grants: &[&str]) -> Agent {
 async fn fixture(db: TestDatabase) -> Fixture {
     let store = db.store().await;
     store.migrate().await.expect("migrate");
-    let master = MasterKey::generate();
-    let key = generate_signing_key(&master).expect("key");
-    let keys = KeySet::from_stored(
-        &[StoredSigningKey {
-            kid: key.kid,
-            public_jwk: key.public_jwk,
-            private_sealed: key.private_sealed,
-            active: true,
-            created_at: 0,
-        }],
-        &master,
-    )
-    .expect("keys");
+    let keys = KeySet::ephemeral().expect("keys");
     let server = McpServer::new("notes", "Notes", "https://notes.example.com/mcp", 0);
     let scope = |n: &str| Scope {
         name: n.into(),
