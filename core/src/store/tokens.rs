@@ -335,7 +335,7 @@ impl Store {
 
     /// A refresh token and its family as they stand, whatever their state, in one read: the
     /// refresh grant checks everything on it before it issues (and rotates at the commit:
-    /// [`rotate_refresh`]); introspection and revocation read the same.
+    /// `rotate_refresh`); introspection and revocation read the same.
     pub async fn refresh_token_state(&self, hash: &SecretHash) -> CoreResult<Option<RefreshState>> {
         sqlx::query_as::<_, RefreshStateRow>(
             "SELECT r.scopes AS token_scopes, r.expires_at AS token_expires_at,
