@@ -239,6 +239,17 @@ impl Fixture {
         exchange(&self.ctx(now), &self.public, req).await
     }
 
+    /// Refreshes with `rt` at `now`, which must be refused as `invalid_grant` with a
+    /// description containing `why`, with no access token written.
+    async fn refused_issuing_nothing(&self, rt: &str, now: i64, why: &str) {
+        let count = "SELECT COUNT(*) FROM access_tokens";
+        let before = self.rows(count).await;
+        let refused = self.refresh(rt, None, now).await.expect_err(why);
+        assert_eq!(refused.code, ErrorCode::InvalidGrant);
+        assert!(refused.description.contains(why), "{}", refused.description);
+        assert_eq!(self.rows(count).await, before, "nothing issued");
+    }
+
     fn claims(&self, token: &str, now: i64) -> AccessTokenClaims {
         self.keys
             .verify(token, "http://as.example/s/notes", now / 1000)
@@ -648,8 +659,6 @@ async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_firs
 async fn a_token_this_process_just_issued_is_judged_on_the_database_when_exchanged() {
     for db in each_backend().await {
         let f = fixture(db).await;
-        let issued = || f.rows("SELECT COUNT(*) FROM access_tokens");
-
         let rotated = f.refresh_token("notes.read").await;
         sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2")
             .bind(NOW + 1_000)
@@ -657,18 +666,8 @@ async fn a_token_this_process_just_issued_is_judged_on_the_database_when_exchang
             .execute(f.store.pool())
             .await
             .expect("rotated elsewhere");
-        let before = issued().await;
-        let reuse = f
-            .refresh(&rotated, None, NOW + 10_000)
-            .await
-            .expect_err("rotated elsewhere");
-        assert_eq!(reuse.code, ErrorCode::InvalidGrant);
-        assert!(
-            reuse.description.contains("already been used"),
-            "{}",
-            reuse.description
-        );
-        assert_eq!(issued().await, before, "nothing issued");
+        f.refused_issuing_nothing(&rotated, NOW + 10_000, "already been used")
+            .await;
         assert!(
             f.refresh_state(&rotated).await.family.revoked_at.is_some(),
             "presenting a rotated token is reuse: the family is revoked"
@@ -682,18 +681,8 @@ async fn a_token_this_process_just_issued_is_judged_on_the_database_when_exchang
             .execute(f.store.pool())
             .await
             .expect("revoked elsewhere");
-        let before = issued().await;
-        let refused = f
-            .refresh(&orphan, None, NOW + 10_000)
-            .await
-            .expect_err("family revoked elsewhere");
-        assert_eq!(refused.code, ErrorCode::InvalidGrant);
-        assert!(
-            refused.description.contains("revoked"),
-            "{}",
-            refused.description
-        );
-        assert_eq!(issued().await, before, "nothing issued");
+        f.refused_issuing_nothing(&orphan, NOW + 10_000, "revoked")
+            .await;
 
         // Untouched, a token is exchanged once; its rotation is what the database holds.
         let kept = f.refresh_token("notes.read").await;
