@@ -14,7 +14,7 @@
 //! (as it retires `live_tokens`), and an issuance that raced a revocation is not filed: its
 //! epoch is taken before its commit (see `FreshRefreshTokens::epoch`).
 //!
-//! Filed on SQLite only: see [`crate::store::Store::remember_refresh`] for what was measured.
+//! Filed on SQLite only: see [`crate::store::Store::pending_refresh`] for what was measured.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -388,29 +388,32 @@ impl Store {
         self.fresh_refresh.revoked();
     }
 
-    /// A just-minted refresh token's state, to file with [`Store::remember_refresh`] once its
-    /// issuance has committed. Made before the commit: a revocation that commits in between
-    /// keeps it from being filed.
-    pub fn pending_refresh(&self, hash: SecretHash, state: RefreshState) -> PendingRefresh {
-        PendingRefresh {
-            hash,
-            state,
+    /// A just-minted refresh token's state (built by `state`), to file with
+    /// [`Store::remember_refresh`] once its issuance has committed. Made before the commit: a
+    /// revocation that commits in between keeps it from being filed.
+    ///
+    /// `None` on PostgreSQL, where nothing is kept (and nothing is built). On SQLite the read
+    /// it saves re-reads, on a pooled connection, the pages the last commit changed (chained
+    /// refresh, interleaved runs: 5.1–6.8k/s with it against 4.0–5.5k/s without). On PostgreSQL
+    /// the same change measured slower (2.3–2.4k/s against 2.6–2.9k/s): with the read gone the
+    /// audit writer's batches were as large but took twice as long, and neither Mandate nor
+    /// PostgreSQL was busy, so the wait is in the writer's round trips, not in the read; the
+    /// read is kept there until that is understood.
+    pub fn pending_refresh(
+        &self,
+        hash: &SecretHash,
+        state: impl FnOnce() -> RefreshState,
+    ) -> Option<PendingRefresh> {
+        (self.backend == Backend::Sqlite).then(|| PendingRefresh {
+            hash: hash.clone(),
+            state: state(),
             epoch: self.fresh_refresh.epoch(),
-        }
+        })
     }
 
     /// Keeps a committed refresh token's state for the refresh that presents it next.
-    ///
-    /// On SQLite only. There the read it saves re-reads, on a pooled connection, the pages the
-    /// last commit changed (chained refresh, interleaved runs: 5.1–6.8k/s with it against
-    /// 4.0–5.5k/s without). On PostgreSQL the same change measured slower (2.3–2.4k/s against
-    /// 2.6–2.9k/s): with the read gone the audit writer's batches were as large but took twice
-    /// as long, and neither Mandate nor PostgreSQL was busy, so the wait is in the writer's
-    /// round trips, not in the read; the read is kept there until that is understood.
     pub fn remember_refresh(&self, pending: PendingRefresh) {
-        if self.backend == Backend::Sqlite {
-            self.fresh_refresh.remember(pending);
-        }
+        self.fresh_refresh.remember(pending);
     }
 
     /// The state of a refresh token presented for exchange: as this process issued it when it

@@ -232,15 +232,12 @@ fn mint(ctx: &TokenContext<'_>, grant: &Grant<'_>) -> Result<Minted, OAuthError>
         issued_at: ctx.now,
     };
     let fresh = match (&issuance.refresh, grant.family) {
-        (Some(r), Some(family)) => Some(ctx.store.pending_refresh(
-            r.hash.clone(),
-            RefreshState {
-                family: family.clone(),
-                scopes: r.scopes.clone(),
-                expires_at: r.expires_at,
-                rotated_at: None,
-            },
-        )),
+        (Some(r), Some(family)) => ctx.store.pending_refresh(&r.hash, || RefreshState {
+            family: family.clone(),
+            scopes: r.scopes.clone(),
+            expires_at: r.expires_at,
+            rotated_at: None,
+        }),
         _ => None,
     };
     let event = AuditEvent::new(grant.event, Outcome::Success, ActorKind::Agent)
