@@ -399,12 +399,14 @@ pub async fn set_membership(
     Ok((before, after))
 }
 
-/// Takes the person out of a tenant (their consents there go too).
+/// Takes the person out of a tenant: their consents there go too, and the tokens agents hold
+/// for them in that tenant are revoked at once.
 pub async fn remove_membership(
     store: &Store,
     access: &AdminAccess,
     key: &str,
     tenant_key: &str,
+    now: UnixMillis,
 ) -> AdminResult<MembershipView> {
     let detail = get(store, access, key).await?;
     let tenant = super::tenants::find(store, access, tenant_key).await?;
@@ -414,7 +416,7 @@ pub async fn remove_membership(
         .find(|m| m.tenant_id == tenant.id.as_str())
         .ok_or(AdminError::NotFound("This person is not in that tenant."))?;
     store
-        .remove_membership(&tenant.id, &UserId::from_string(&detail.user.id))
+        .remove_membership(&tenant.id, &UserId::from_string(&detail.user.id), now)
         .await?;
     Ok(before)
 }

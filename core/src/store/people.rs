@@ -325,8 +325,16 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a user from a tenant; their grants there go too.
-    pub async fn remove_membership(&self, tenant: &TenantId, user: &UserId) -> CoreResult<bool> {
+    /// Removes a user from a tenant. In the same transaction their grants there go, and every
+    /// token family they hold in that tenant is revoked with its access tokens: an agent acting
+    /// for them in the tenant can neither refresh nor use what it holds (an access token that
+    /// outlived the membership would still read as active at introspection until it expired).
+    pub async fn remove_membership(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: UnixMillis,
+    ) -> CoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
             .bind(tenant.as_str())
@@ -338,7 +346,30 @@ impl Store {
             .bind(user.as_str())
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $3
+             WHERE revoked_at IS NULL
+               AND family_id IN (SELECT id FROM token_families
+                                 WHERE tenant_id = $1 AND user_id = $2)",
+        )
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let families = sqlx::query(
+            "UPDATE token_families SET revoked_at = $3, revoked_reason = 'membership_removed'
+             WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
+        if families.rows_affected() > 0 {
+            self.tokens_revoked();
+        }
         Ok(done.rows_affected() > 0)
     }
 

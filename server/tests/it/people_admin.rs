@@ -302,23 +302,7 @@ async fn disabling_a_person_revokes_their_refresh_tokens() {
     for db in each_backend().await {
         let (server, password) = demo_server(&db).await;
         let key = full_key(&server, &password).await;
-        let agent = crate::oauth_flow::register_public(&server).await;
-        let b = browser();
-        let start = authorize_url(&server, &agent, "notes.read", "st");
-        let back = crate::steps::walk_journey(
-            &server,
-            &b,
-            &start,
-            &password,
-            "Acme Corp",
-            &["notes.read"],
-        )
-        .await;
-        let tokens = crate::journey::redeem(&server, &agent, &back).await;
-        let refresh = tokens["refresh_token"]
-            .as_str()
-            .expect("refresh")
-            .to_owned();
+        let (agent, tokens) = tokens_in_acme(&server, &password).await;
 
         let (status, _) = call(
             &server,
@@ -348,21 +332,81 @@ async fn disabling_a_person_revokes_their_refresh_tokens() {
         )
         .await
         .expect("disable");
-        let res = client()
-            .post(server.url("/s/demo-notes/token"))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh.as_str()),
-                ("client_id", agent.as_str()),
-            ])
-            .send()
-            .await
-            .expect("refresh");
-        assert_eq!(res.status(), 400);
-        let body: Value = res.json().await.expect("json");
-        assert_eq!(body["error"], "invalid_grant");
+        assert_refresh_refused(&server, &agent, &tokens).await;
         server.stop().await;
     }
+}
+
+/// Taking the person out of the tenant an agent acts in for them revokes what the agent holds
+/// there at once: its refresh token is refused and its access token reads as inactive.
+#[tokio::test]
+async fn removing_a_person_from_a_tenant_revokes_the_tokens_held_for_them_there() {
+    for db in each_backend().await {
+        let (server, password) = demo_server(&db).await;
+        let key = full_key(&server, &password).await;
+        let (agent, tokens) = tokens_in_acme(&server, &password).await;
+        let (machine, secret) = crate::oauth_flow::register_confidential(&server).await;
+        let active = || async {
+            let res = client()
+                .post(server.url("/s/demo-notes/introspect"))
+                .form(&[
+                    ("token", tokens["access_token"].as_str().expect("at")),
+                    ("client_id", machine.as_str()),
+                    ("client_secret", secret.as_str()),
+                ])
+                .send()
+                .await
+                .expect("introspect");
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.expect("json")["active"].clone()
+        };
+        assert_eq!(active().await, json!(true));
+
+        let (status, _) = call(
+            &server,
+            "DELETE",
+            "/api/v1/users/demo@example.com/memberships/acme",
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(status, 204);
+        assert_eq!(active().await, json!(false), "the access token is revoked");
+        assert_refresh_refused(&server, &agent, &tokens).await;
+        server.stop().await;
+    }
+}
+
+/// A public agent's tokens from the demo person's authorization in Acme Corp.
+async fn tokens_in_acme(server: &TestServer, password: &str) -> (String, Value) {
+    let agent = crate::oauth_flow::register_public(server).await;
+    let b = browser();
+    let start = authorize_url(server, &agent, "notes.read", "st");
+    let back =
+        crate::steps::walk_journey(server, &b, &start, password, "Acme Corp", &["notes.read"])
+            .await;
+    let tokens = crate::journey::redeem(server, &agent, &back).await;
+    (agent, tokens)
+}
+
+/// The refresh token of `tokens` is refused as `invalid_grant`.
+async fn assert_refresh_refused(server: &TestServer, agent: &str, tokens: &Value) {
+    let res = client()
+        .post(server.url("/s/demo-notes/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("rt"),
+            ),
+            ("client_id", agent),
+        ])
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
 }
 
 /// Sets the demo server's tenant-consent mode through the API.

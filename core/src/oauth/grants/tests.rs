@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::*;
 use crate::audit::AuditLog;
 use crate::clock::SystemClock;
-use crate::ids::{AgentId, UserId};
+use crate::ids::{AgentId, TenantId, UserId};
 use crate::model::{ClientType, McpServer, Scope, User};
 use crate::oauth::pkce::s256;
 use crate::secret::{Secret, SecretKind};
@@ -131,13 +131,18 @@ impl Fixture {
         }
     }
 
-    /// Stores a fresh code for the public agent and returns it.
+    /// Stores a fresh code for the public agent in tenant `tenant-1` and returns it.
     async fn code(&self, scopes: &str) -> String {
+        self.code_in("tenant-1", scopes).await
+    }
+
+    /// Stores a fresh code for the public agent acting in `tenant` and returns it.
+    async fn code_in(&self, tenant: &str, scopes: &str) -> String {
         let family = TokenFamily {
             id: uuid::Uuid::new_v4().to_string(),
             agent_id: self.public.id.to_string(),
             user_id: Some(self.user.id.to_string()),
-            tenant_id: Some("tenant-1".into()),
+            tenant_id: Some(tenant.into()),
             mcp_server_id: self.server.id.to_string(),
             auth_time: Some(NOW - 1000),
             acr: None,
@@ -760,6 +765,7 @@ enum Revocation {
     Family,
     Grant,
     UserDisabled,
+    MembershipRemoved,
     AgentDisabled,
     AgentDeleted,
     ServerDeleted,
@@ -792,6 +798,21 @@ impl Fixture {
         jtis
     }
 
+    /// Creates the tenants `ids` and makes the person a member of each.
+    async fn member_of(&self, ids: &[&str]) {
+        for &id in ids {
+            let tenant = crate::model::Tenant {
+                id: TenantId::from_string(id),
+                ..crate::store::tenants::new_tenant(id, id, &[], NOW)
+            };
+            self.store.insert_tenant(&tenant).await.expect("tenant");
+            self.store
+                .set_membership(&tenant.id, &self.user.id, &[], &[], false, NOW)
+                .await
+                .expect("membership");
+        }
+    }
+
     async fn revoke(&self, how: Revocation, machine_jti: &str, person_jti: &str) {
         let family: String =
             sqlx::query_scalar("SELECT family_id FROM access_tokens WHERE jti = $1")
@@ -810,11 +831,7 @@ impl Fixture {
                 .await
                 .expect("revoke"),
             Revocation::Grant => {
-                let tenant = crate::model::Tenant {
-                    id: crate::ids::TenantId::from_string("tenant-1"),
-                    ..crate::store::tenants::new_tenant("one", "One", &[], NOW)
-                };
-                store.insert_tenant(&tenant).await.expect("tenant");
+                self.member_of(&["tenant-1"]).await;
                 let grant = crate::model::Grant {
                     id: "grant-1".into(),
                     user_id: self.user.id.to_string(),
@@ -839,6 +856,13 @@ impl Fixture {
                 .set_user_disabled(&self.user.id, true, NOW)
                 .await
                 .expect("disable"),
+            Revocation::MembershipRemoved => {
+                self.member_of(&["tenant-1"]).await;
+                store
+                    .remove_membership(&TenantId::from_string("tenant-1"), &self.user.id, NOW)
+                    .await
+                    .expect("remove")
+            }
             Revocation::AgentDisabled => store
                 .set_agent_disabled(&self.confidential.id, true, NOW)
                 .await
@@ -856,6 +880,52 @@ impl Fixture {
     }
 }
 
+/// Taking a person out of a tenant ends what agents hold for them there, and only there: the
+/// refresh token and access token of the tenant they left stop working at once, those of the
+/// tenant they stay in keep working.
+#[tokio::test]
+async fn removing_a_person_from_a_tenant_ends_the_tokens_agents_hold_for_them_there() {
+    for db in each_backend().await {
+        let backend = db.backend;
+        let f = fixture(db).await;
+        f.member_of(&["tenant-1", "tenant-2"]).await;
+        let mut held = Vec::new();
+        for tenant in ["tenant-1", "tenant-2"] {
+            let code = f.code_in(tenant, "notes.read").await;
+            let tokens = f.redeem(&code, VERIFIER, NOW).await.expect("tokens");
+            held.push((
+                f.claims(&tokens.access_token, NOW).jti,
+                tokens.refresh_token.expect("rt"),
+            ));
+        }
+        let [(left_jti, left_rt), (stay_jti, stay_rt)] = <[_; 2]>::try_from(held).expect("two");
+
+        let removed = f
+            .store
+            .remove_membership(&TenantId::from_string("tenant-1"), &f.user.id, NOW + 1_000)
+            .await
+            .expect("remove");
+        assert!(removed, "{backend:?}: the membership existed");
+
+        let revoked = |jti: String| {
+            let store = f.store.clone();
+            async move { store.access_token_revoked(&jti).await.expect("state") }
+        };
+        assert_eq!(revoked(left_jti).await, Some(true), "{backend:?}");
+        assert_eq!(revoked(stay_jti).await, Some(false), "{backend:?}");
+        f.refused_issuing_nothing(&left_rt, NOW + 2_000, "revoked")
+            .await;
+        assert_eq!(
+            f.refresh_state(&left_rt).await.family.revoked_at,
+            Some(NOW + 1_000),
+            "{backend:?}"
+        );
+        f.refresh(&stay_rt, None, NOW + 2_000)
+            .await
+            .expect("the other tenant's grant still refreshes");
+    }
+}
+
 /// Introspection remembers a token it found live; every way of revoking one through the store
 /// must be seen by the very next check, not a second later.
 #[tokio::test]
@@ -867,6 +937,7 @@ async fn every_revocation_is_seen_at_once_by_a_token_remembered_as_live() {
         (Family, Some(false), Some(true)),
         (Grant, Some(false), Some(true)),
         (UserDisabled, Some(false), Some(true)),
+        (MembershipRemoved, Some(false), Some(true)),
         (AgentDisabled, Some(true), Some(false)),
         (AgentDeleted, None, Some(false)),
         (ServerDeleted, None, None),

@@ -277,7 +277,8 @@ pub async fn remove_membership(
         let notice = PageNotice::error("Tick “Yes, remove” to take them out of the tenant.");
         return ui::render(&state, head, None, notice, StatusCode::BAD_REQUEST).await;
     }
-    match users::remove_membership(&state.store, &access, &id, field(&form, "tenant")).await {
+    let tenant = field(&form, "tenant");
+    match users::remove_membership(&state.store, &access, &id, tenant, state.now()).await {
         Ok(before) => {
             let event = changed(&access, &caller, "membership.removed")
                 .tenant(Some(before.tenant_id.as_str()))

@@ -311,7 +311,8 @@ pub async fn set_membership(
     Ok(Json(users::get(&state.store, &api.access, &id).await?))
 }
 
-/// Takes the person out of a tenant (their consents there go too).
+/// Takes the person out of a tenant: their consents there go too, and the tokens agents hold
+/// for them in that tenant are revoked at once.
 #[utoipa::path(delete, path = "/api/v1/users/{id}/memberships/{tenant}", tag = "Tenants and people",
     params(("id" = String, Path, description = "The person's id or email"),
            ("tenant" = String, Path, description = "The tenant's id or slug")),
@@ -324,7 +325,8 @@ pub async fn remove_membership(
     caller: Caller,
     Path((id, tenant)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let before = users::remove_membership(&state.store, &api.access, &id, &tenant).await?;
+    let before =
+        users::remove_membership(&state.store, &api.access, &id, &tenant, state.now()).await?;
     let event = changed(&api, &caller, "membership.removed")
         .tenant(Some(before.tenant_id.as_str()))
         .with("subject", id.as_str())
