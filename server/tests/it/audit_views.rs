@@ -644,17 +644,8 @@ async fn refresh_reuse_revocation_introspection_and_machine_tokens_write_their_e
         assert_eq!(e.user_id, None, "no person behind a machine token");
         assert_eq!(e.scopes_granted.as_deref(), Some("notes.read"));
 
-        let res = client()
-            .post(server.url("/s/demo-notes/introspect"))
-            .form(&[
-                ("token", tokens["access_token"].as_str().expect("at")),
-                ("client_id", machine.as_str()),
-                ("client_secret", secret.as_str()),
-            ])
-            .send()
-            .await
-            .expect("introspect");
-        assert_eq!(res.status(), 200);
+        let at = tokens["access_token"].as_str().expect("at");
+        crate::oauth_flow::introspect(&server, at, &machine, &secret).await;
         // An introspection's event is queued without holding up the answer: it lands shortly.
         let mut introspected = None;
         for _ in 0..100 {

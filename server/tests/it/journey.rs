@@ -221,6 +221,23 @@ pub async fn redeem(server: &TestServer, client_id: &str, back: &str) -> Value {
     res.json().await.expect("json")
 }
 
+/// The public client `client_id`'s `refresh_token` is refused as `invalid_grant`.
+pub async fn assert_refresh_refused(server: &TestServer, client_id: &str, refresh_token: &str) {
+    let res = client()
+        .post(server.url("/s/demo-notes/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
+}
+
 #[tokio::test]
 async fn a_sensitive_scope_leads_to_enrolment_then_consent_and_the_token_says_aal2() {
     for db in each_backend().await {
@@ -529,19 +546,7 @@ async fn revoking_a_connected_agent_stops_its_refresh_token_at_once() {
         let html = text(&b, &server.url("/account")).await;
         assert!(html.contains("No agent can act for you yet."));
 
-        let res = client()
-            .post(server.url("/s/demo-notes/token"))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh.as_str()),
-                ("client_id", client_id.as_str()),
-            ])
-            .send()
-            .await
-            .expect("refresh");
-        assert_eq!(res.status(), 400);
-        let body: Value = res.json().await.expect("json");
-        assert_eq!(body["error"], "invalid_grant");
+        assert_refresh_refused(&server, &client_id, &refresh).await;
 
         // The consent screen is back: the remembered grant went with the revocation.
         let (_, next) = start_journey(

@@ -63,6 +63,23 @@ pub async fn register_confidential(server: &TestServer) -> (String, String) {
     )
 }
 
+/// The demo server's introspection of `token` by the confidential client (`id`, `secret`),
+/// which must answer 200: its JSON.
+pub async fn introspect(server: &TestServer, token: &str, id: &str, secret: &str) -> Value {
+    let res = client()
+        .post(server.url("/s/demo-notes/introspect"))
+        .form(&[
+            ("token", token),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(res.status(), 200);
+    res.json().await.expect("json")
+}
+
 pub fn authorize_url(server: &TestServer, client_id: &str, scope: &str, state: &str) -> String {
     let mut url = url::Url::parse(&server.url("/s/demo-notes/authorize")).expect("url");
     url.query_pairs_mut()

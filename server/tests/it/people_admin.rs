@@ -332,7 +332,8 @@ async fn disabling_a_person_revokes_their_refresh_tokens() {
         )
         .await
         .expect("disable");
-        assert_refresh_refused(&server, &agent, &tokens).await;
+        let refresh = tokens["refresh_token"].as_str().expect("rt");
+        crate::journey::assert_refresh_refused(&server, &agent, refresh).await;
         server.stop().await;
     }
 }
@@ -346,19 +347,9 @@ async fn removing_a_person_from_a_tenant_revokes_the_tokens_held_for_them_there(
         let key = full_key(&server, &password).await;
         let (agent, tokens) = tokens_in_acme(&server, &password).await;
         let (machine, secret) = crate::oauth_flow::register_confidential(&server).await;
+        let at = tokens["access_token"].as_str().expect("at");
         let active = || async {
-            let res = client()
-                .post(server.url("/s/demo-notes/introspect"))
-                .form(&[
-                    ("token", tokens["access_token"].as_str().expect("at")),
-                    ("client_id", machine.as_str()),
-                    ("client_secret", secret.as_str()),
-                ])
-                .send()
-                .await
-                .expect("introspect");
-            assert_eq!(res.status(), 200);
-            res.json::<Value>().await.expect("json")["active"].clone()
+            crate::oauth_flow::introspect(&server, at, &machine, &secret).await["active"].clone()
         };
         assert_eq!(active().await, json!(true));
 
@@ -372,7 +363,8 @@ async fn removing_a_person_from_a_tenant_revokes_the_tokens_held_for_them_there(
         .await;
         assert_eq!(status, 204);
         assert_eq!(active().await, json!(false), "the access token is revoked");
-        assert_refresh_refused(&server, &agent, &tokens).await;
+        let refresh = tokens["refresh_token"].as_str().expect("rt");
+        crate::journey::assert_refresh_refused(&server, &agent, refresh).await;
         server.stop().await;
     }
 }
@@ -387,26 +379,6 @@ async fn tokens_in_acme(server: &TestServer, password: &str) -> (String, Value) 
             .await;
     let tokens = crate::journey::redeem(server, &agent, &back).await;
     (agent, tokens)
-}
-
-/// The refresh token of `tokens` is refused as `invalid_grant`.
-async fn assert_refresh_refused(server: &TestServer, agent: &str, tokens: &Value) {
-    let res = client()
-        .post(server.url("/s/demo-notes/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                tokens["refresh_token"].as_str().expect("rt"),
-            ),
-            ("client_id", agent),
-        ])
-        .send()
-        .await
-        .expect("refresh");
-    assert_eq!(res.status(), 400);
-    let body: Value = res.json().await.expect("json");
-    assert_eq!(body["error"], "invalid_grant");
 }
 
 /// Sets the demo server's tenant-consent mode through the API.
