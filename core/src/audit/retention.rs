@@ -33,8 +33,19 @@ pub async fn cut(store: &Store) -> CoreResult<Option<Cut>> {
         .and_then(|v| serde_json::from_str(&v).ok()))
 }
 
+/// Events deleted per transaction at most. Each transaction holds the write lock, and every
+/// issuance waits for its audit commit: one transaction for a whole period's events (an hour of
+/// a busy hub, or everything past the retention on the first start after turning it on) would
+/// hold every token request for as long as the delete took.
+const PRUNE_CHUNK: i64 = 10_000;
+
+/// The pause between two chunks, so that writers queued on the lock (SQLite's busy handler
+/// retries on a timer) take it in between rather than after the whole prune.
+const PAUSE_BETWEEN_CHUNKS: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Deletes the events that occurred before `cutoff` (in sequence order: everything up to the
-/// last such event) and records the new cut, in one transaction.
+/// last such event), oldest first, at most [`PRUNE_CHUNK`] per transaction, each transaction
+/// recording the new cut with its delete, so the chain verifies after every one of them.
 ///
 /// The last such event is found through the time index (the newest `occurred_at` before the
 /// cutoff, the higher `seq` on a tie): a cost of one index probe however long the log. Asking
@@ -45,39 +56,62 @@ pub async fn cut(store: &Store) -> CoreResult<Option<Cut>> {
 /// recorded in the same instant by several instances, which the cut may take a few
 /// milliseconds apart.
 pub async fn prune_before(store: &Store, cutoff: UnixMillis) -> CoreResult<PruneReport> {
-    let mut tx = store.begin_write().await?;
-    let last: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, hash FROM audit_events WHERE occurred_at < $1
+    prune_in_chunks(store, cutoff, PRUNE_CHUNK).await
+}
+
+async fn prune_in_chunks(store: &Store, cutoff: UnixMillis, chunk: i64) -> CoreResult<PruneReport> {
+    // Events are only ever added after it (they occur now, after the cutoff), so it is found
+    // once, outside the transactions.
+    let target: Option<i64> = sqlx::query_scalar(
+        "SELECT seq FROM audit_events WHERE occurred_at < $1
          ORDER BY occurred_at DESC, seq DESC LIMIT 1",
     )
     .bind(cutoff)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(store.pool())
     .await?;
-    let Some((seq, hash)) = last else {
-        tx.rollback().await?;
-        return Ok(PruneReport::default());
+    let mut report = PruneReport::default();
+    let Some(target) = target else {
+        return Ok(report);
     };
-    let removed = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
-        .bind(seq)
+    loop {
+        let mut tx = store.begin_write().await?;
+        let first: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events")
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some(first) = first.filter(|first| *first <= target) else {
+            tx.rollback().await?;
+            return Ok(report);
+        };
+        // This chunk's last event: the newest at most `chunk` sequence numbers past the first.
+        let (seq, hash): (i64, String) = sqlx::query_as(
+            "SELECT seq, hash FROM audit_events WHERE seq <= $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(target.min(first.saturating_add(chunk - 1)))
+        .fetch_one(&mut *tx)
+        .await?;
+        report.removed += sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let cut = Cut { seq, hash };
+        let value =
+            serde_json::to_string(&cut).map_err(|e| crate::CoreError::Invalid(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO deployment (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(CUT_KEY)
+        .bind(&value)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    let cut = Cut { seq, hash };
-    let value =
-        serde_json::to_string(&cut).map_err(|e| crate::CoreError::Invalid(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO deployment (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(CUT_KEY)
-    .bind(&value)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(PruneReport {
-        removed,
-        cut: Some(cut),
-    })
+        .await?;
+        tx.commit().await?;
+        report.cut = Some(cut);
+        if seq >= target {
+            return Ok(report);
+        }
+        tokio::time::sleep(PAUSE_BETWEEN_CHUNKS).await;
+    }
 }
 
 #[cfg(test)]
@@ -121,9 +155,18 @@ mod tests {
             let again = prune_before(&store, 14 * DAY).await.expect("prune");
             assert_eq!(again.removed, 0, "nothing older is left");
 
+            // Days 14..16 in chunks of 4: three transactions (4, 4, 1), each writing its cut.
+            let report = prune_in_chunks(&store, 17 * DAY, 4).await.expect("prune");
+            assert_eq!(report.removed, 9, "{:?}", db.backend);
+            assert_eq!(report.cut.as_ref().map(|c| c.seq), Some(21));
+            assert_eq!(cut(&store).await.expect("cut"), report.cut);
+            let check = verify_chain(&store, None, None).await.expect("verify");
+            assert_eq!(check.broken, None, "{:?}", db.backend);
+            assert_eq!((check.checked, check.first_seq), (9, Some(22)));
+
             // A forged cut no longer matches the first remaining event.
             sqlx::query("UPDATE deployment SET value = $1 WHERE key = $2")
-                .bind(r#"{"seq":12,"hash":"forged"}"#)
+                .bind(r#"{"seq":21,"hash":"forged"}"#)
                 .bind(CUT_KEY)
                 .execute(store.pool())
                 .await
@@ -133,7 +176,7 @@ mod tests {
                 .expect("verify")
                 .broken
                 .expect("broken");
-            assert_eq!(broken.seq, 13);
+            assert_eq!(broken.seq, 22);
         }
     }
 }
