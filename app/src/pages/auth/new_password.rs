@@ -24,8 +24,20 @@ fn NewPasswordForm(facts: NewPasswordView) -> impl IntoView {
     } = facts;
     let hint = format!("At least {min_length} characters.");
     // Checked in place once the page has hydrated; the server checks the same on submit.
+    // Either field's input reads both fields: what was typed before the page hydrated (no
+    // handler yet) counts too, so a match is never shown as a mismatch.
     let password = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
+    let password_input = NodeRef::<leptos::html::Input>::new();
+    let confirm_input = NodeRef::<leptos::html::Input>::new();
+    let read_both = move |_| {
+        if let Some(input) = password_input.get() {
+            password.set(input.value());
+        }
+        if let Some(input) = confirm_input.get() {
+            confirm.set(input.value());
+        }
+    };
     let check = move || {
         let (p, c) = (password.get(), confirm.get());
         if !p.is_empty() && p.chars().count() < min_length as usize {
@@ -52,7 +64,8 @@ fn NewPasswordForm(facts: NewPasswordView) -> impl IntoView {
                     minlength=min_length.to_string()
                     required
                     aria-describedby="new-password-hint"
-                    on:input=move |ev| password.set(event_target_value(&ev))
+                    node_ref=password_input
+                    on:input=read_both
                 />
                 <span id="new-password-hint" class="muted">{hint}</span>
             </div>
@@ -64,7 +77,8 @@ fn NewPasswordForm(facts: NewPasswordView) -> impl IntoView {
                     type="password"
                     autocomplete="new-password"
                     required
-                    on:input=move |ev| confirm.set(event_target_value(&ev))
+                    node_ref=confirm_input
+                    on:input=read_both
                 />
             </div>
             <p class="error" aria-live="polite" data-testid="password-check">{check}</p>
