@@ -3,6 +3,7 @@
 
 use sqlx::FromRow;
 
+use super::tokens::revoke_families_where;
 use super::{flag, json, Store};
 use crate::clock::UnixMillis;
 use crate::error::CoreResult;
@@ -179,31 +180,13 @@ impl Store {
             return Ok(None);
         };
         let grant = Grant::try_from(row)?;
-        let families = "SELECT id FROM token_families
-             WHERE user_id = $1 AND agent_id = $2 AND tenant_id = $3 AND mcp_server_id = $4";
-        sqlx::query(&format!(
-            "UPDATE access_tokens SET revoked_at = $5
-             WHERE revoked_at IS NULL AND family_id IN ({families})"
-        ))
-        .bind(&grant.user_id)
-        .bind(&grant.agent_id)
-        .bind(&grant.tenant_id)
-        .bind(&grant.mcp_server_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE token_families SET revoked_at = $5, revoked_reason = 'grant_revoked'
-             WHERE user_id = $1 AND agent_id = $2 AND tenant_id = $3 AND mcp_server_id = $4
-               AND revoked_at IS NULL",
-        )
-        .bind(&grant.user_id)
-        .bind(&grant.agent_id)
-        .bind(&grant.tenant_id)
-        .bind(&grant.mcp_server_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let matching = [
+            ("user_id", grant.user_id.as_str()),
+            ("agent_id", grant.agent_id.as_str()),
+            ("tenant_id", grant.tenant_id.as_str()),
+            ("mcp_server_id", grant.mcp_server_id.as_str()),
+        ];
+        revoke_families_where(&mut tx, &matching, "grant_revoked", now).await?;
         tx.commit().await?;
         self.tokens_revoked();
         Ok(Some(grant))

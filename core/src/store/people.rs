@@ -5,6 +5,7 @@
 use sqlx::FromRow;
 
 use super::agent_admin::like_escaped;
+use super::tokens::revoke_families_where;
 use super::where_clause::{Bind, WhereClause};
 use super::{flag, json, Store};
 use crate::clock::UnixMillis;
@@ -157,23 +158,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if disabled {
-            sqlx::query(
-                "UPDATE access_tokens SET revoked_at = $2
-                 WHERE revoked_at IS NULL
-                   AND family_id IN (SELECT id FROM token_families WHERE user_id = $1)",
-            )
-            .bind(user.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE token_families SET revoked_at = $2, revoked_reason = 'user_disabled'
-                 WHERE user_id = $1 AND revoked_at IS NULL",
-            )
-            .bind(user.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let user = user.as_str();
+            revoke_families_where(&mut tx, &[("user_id", user)], "user_disabled", now).await?;
         }
         tx.commit().await?;
         if disabled {
@@ -346,28 +332,10 @@ impl Store {
             .bind(user.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $3
-             WHERE revoked_at IS NULL
-               AND family_id IN (SELECT id FROM token_families
-                                 WHERE tenant_id = $1 AND user_id = $2)",
-        )
-        .bind(tenant.as_str())
-        .bind(user.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let families = sqlx::query(
-            "UPDATE token_families SET revoked_at = $3, revoked_reason = 'membership_removed'
-             WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(tenant.as_str())
-        .bind(user.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let matching = [("tenant_id", tenant.as_str()), ("user_id", user.as_str())];
+        let families = revoke_families_where(&mut tx, &matching, "membership_removed", now).await?;
         tx.commit().await?;
-        if families.rows_affected() > 0 {
+        if families > 0 {
             self.tokens_revoked();
         }
         Ok(done.rows_affected() > 0)

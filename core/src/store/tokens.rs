@@ -197,6 +197,50 @@ pub(crate) async fn write_issuances(
     Ok(())
 }
 
+/// Revokes, inside `tx`, the live token families whose columns equal the given values
+/// (`matching`: `token_families` columns, literals of the caller), with `reason`, and every
+/// access token issued under the matching families: a revoked family leaves nothing usable
+/// behind. Returns how many families this revoked. The caller commits, then calls
+/// [`Store::tokens_revoked`].
+pub(crate) async fn revoke_families_where(
+    tx: &mut sqlx::AnyConnection,
+    matching: &[(&'static str, &str)],
+    reason: &str,
+    now: UnixMillis,
+) -> CoreResult<u64> {
+    let filter = matching
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!("{column} = ${}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let at = matching.len() + 1;
+    let access = format!(
+        "UPDATE access_tokens SET revoked_at = ${at}
+         WHERE revoked_at IS NULL AND family_id IN (SELECT id FROM token_families WHERE {filter})"
+    );
+    let mut query = sqlx::query(&access);
+    for (_, value) in matching {
+        query = query.bind(*value);
+    }
+    query.bind(now).execute(&mut *tx).await?;
+    let families = format!(
+        "UPDATE token_families SET revoked_at = ${at}, revoked_reason = ${}
+         WHERE {filter} AND revoked_at IS NULL",
+        at + 1
+    );
+    let mut query = sqlx::query(&families);
+    for (_, value) in matching {
+        query = query.bind(*value);
+    }
+    Ok(query
+        .bind(now)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected())
+}
+
 /// Marks a refresh token rotated inside the caller's transaction, if it is still its family's
 /// current, unexpired token and the family is not revoked: an atomic conditional UPDATE, so of
 /// concurrent rotations of one token exactly one changes the row (RFC 9700 §4.14.2).
@@ -312,25 +356,10 @@ impl Store {
     /// Returns whether this call revoked it (false if it already was).
     pub async fn revoke_family(&self, id: &str, reason: &str, now: UnixMillis) -> CoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE token_families SET revoked_at = $2, revoked_reason = $3
-             WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let revoked = revoke_families_where(&mut tx, &[("id", id)], reason, now).await?;
         tx.commit().await?;
         self.tokens_revoked();
-        Ok(done.rows_affected() > 0)
+        Ok(revoked > 0)
     }
 
     /// A refresh token and its family as they stand, whatever their state, in one read: the
