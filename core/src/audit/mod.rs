@@ -15,13 +15,15 @@ use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
 use sqlx::Any;
 use sqlx::AnyConnection;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, UnixMillis};
 use crate::error::{CoreError, CoreResult};
+use crate::secret::SecretHash;
 use crate::store::agents::touch_agents;
-use crate::store::tokens::{rotate_refresh, write_issuances, Issuance};
+use crate::store::tokens::{rotate_refreshes, write_issuances, Issuance};
 use crate::store::Store;
 
 /// The closed list of things that happen.
@@ -487,6 +489,14 @@ struct Pending {
     ack: Ack,
 }
 
+impl Pending {
+    /// The refresh token this event's issuance replaces, and when.
+    fn rotation(&self) -> Option<(&SecretHash, UnixMillis)> {
+        let issuance = self.issuance.as_ref()?;
+        Some((issuance.rotates.as_ref()?, issuance.issued_at))
+    }
+}
+
 /// What the writer is handed: an event, or a request to say when everything before it is
 /// written. (An event is moved through the queue as it is; boxing it to shrink the rare flush
 /// would cost an allocation per event.)
@@ -834,8 +844,8 @@ fn actor_str(actor: ActorKind) -> &'static str {
 }
 
 /// Appends `batch` after `head` in one transaction; returns the new head and what became of
-/// each event. The refresh tokens the batch's issuances replace are rotated first, in order, so
-/// of two requests presenting one token in the same batch the first is written.
+/// each event. The refresh tokens the batch's issuances replace are rotated first, in one
+/// statement; of two requests presenting one token in the same batch the first is written.
 async fn write_batch(
     store: &Store,
     conn: &mut AnyConnection,
@@ -844,17 +854,26 @@ async fn write_batch(
 ) -> CoreResult<((i64, String), Vec<Landed>)> {
     let batch = write.events;
     let mut tx = store.begin_write_on(conn).await?;
-    let mut landed = Vec::with_capacity(batch.len());
-    for pending in batch {
-        let rotates = pending
-            .issuance
-            .as_ref()
-            .and_then(|i| i.rotates.as_ref().map(|h| (h, i.issued_at)));
-        landed.push(match rotates {
-            Some((hash, at)) if !rotate_refresh(&mut tx, hash, at).await? => Landed::NotRotated,
+    // Each token presented in the batch once, at its first presentation's time.
+    let mut presented = HashSet::new();
+    let rotations: Vec<_> = batch
+        .iter()
+        .filter_map(Pending::rotation)
+        .filter(|(hash, _)| presented.insert(hash.as_str()))
+        .collect();
+    let mut rotated = if rotations.is_empty() {
+        HashSet::new()
+    } else {
+        rotate_refreshes(&mut tx, store.backend(), &rotations).await?
+    };
+    // Of two requests presenting one token in the batch, the first is written (`remove`).
+    let landed: Vec<Landed> = batch
+        .iter()
+        .map(|pending| match pending.rotation() {
+            Some((hash, _)) if !rotated.remove(hash.as_str()) => Landed::NotRotated,
             _ => Landed::Written,
-        });
-    }
+        })
+        .collect();
     let written = || {
         batch
             .iter()

@@ -4,7 +4,7 @@
 //! What is kept is the state the issuance committed: the family as it stood, the token's
 //! scopes and expiry, not rotated. Nothing here decides a rotation: the refresh grant still
 //! rotates by the conditional UPDATE in the transaction that records its new tokens, which
-//! refuses a token already rotated, expired, or of a revoked family (`tokens::rotate_refresh`).
+//! refuses a token already rotated, expired, or of a revoked family (`tokens::rotate_refreshes`).
 //! A stale entry (the token rotated through another instance, its family revoked since) can
 //! therefore only cost a signature that is thrown away; the grant then judges the token again
 //! on what the database holds.

@@ -622,20 +622,44 @@ async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_firs
         let f = fixture(db).await;
         let shared = f.refresh_token("notes.read").await;
         let other = f.refresh_token("notes.read").await;
-        let first = f.rotation_of(&shared, NOW + 1000).await;
-        let second = f.rotation_of(&shared, NOW + 1000).await;
-        let third = f.rotation_of(&other, NOW + 1000).await;
-        let jtis = [&first, &second, &third].map(|m| m.issuance.jti.clone());
+        let later = f.refresh_token("notes.read").await;
+        let revoked = f.refresh_token("notes.read").await;
+        let expired = f.refresh_token("notes.read").await;
+        let expiry = f.refresh_state(&expired).await.expires_at;
+        let rotations = [
+            f.rotation_of(&shared, NOW + 1000).await,
+            f.rotation_of(&shared, NOW + 1000).await,
+            f.rotation_of(&other, NOW + 1000).await,
+            f.rotation_of(&later, NOW + 2000).await,
+            f.rotation_of(&revoked, NOW + 1000).await,
+            f.rotation_of(&expired, expiry).await,
+        ];
+        // The authorization behind `revoked` ends after the grant's checks passed.
+        let family = rotations[4].issuance.family_id.clone().expect("a family");
+        f.store
+            .revoke_family(&family, "test", NOW + 500)
+            .await
+            .expect("revoke");
+        let jtis = rotations.each_ref().map(|m| m.issuance.jti.clone());
         // Queued together, before the writer runs: one batch, in this order.
-        let (a, b, c) = tokio::join!(
-            f.audit.record_rotation(first.event, first.issuance),
-            f.audit.record_rotation(second.event, second.issuance),
-            f.audit.record_rotation(third.event, third.issuance),
+        let [a, b, c, d, e, g] = rotations;
+        let written = tokio::join!(
+            f.audit.record_rotation(a.event, a.issuance),
+            f.audit.record_rotation(b.event, b.issuance),
+            f.audit.record_rotation(c.event, c.issuance),
+            f.audit.record_rotation(d.event, d.issuance),
+            f.audit.record_rotation(e.event, e.issuance),
+            f.audit.record_rotation(g.event, g.issuance),
         );
+        let written = [
+            written.0, written.1, written.2, written.3, written.4, written.5,
+        ]
+        .map(|w| w.expect("recorded"));
         assert_eq!(
-            [a.expect("a"), b.expect("b"), c.expect("c")],
-            [true, false, true],
-            "the first request presenting a token is written, a second is not; another token's is"
+            written,
+            [true, false, true, true, false, false],
+            "the first request presenting a token is written, a second is not; other tokens' \
+             are, unless their family was revoked or they had expired by their request's time"
         );
         let mut recorded = Vec::new();
         for jti in &jtis {
@@ -643,16 +667,24 @@ async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_firs
         }
         assert_eq!(
             recorded,
-            [Some(false), None, Some(false)],
-            "the winners' access tokens are recorded, nothing of the loser's"
+            [Some(false), None, Some(false), Some(false), None, None],
+            "the winners' access tokens are recorded, nothing of the others'"
         );
-        for rt in [&shared, &other] {
-            assert_eq!(
-                f.refresh_state(rt).await.rotated_at,
-                Some(NOW + 1000),
-                "rotated at the time of its refresh"
-            );
+        let mut rotated_at = Vec::new();
+        for rt in [&shared, &other, &later, &revoked, &expired] {
+            rotated_at.push(f.refresh_state(rt).await.rotated_at);
         }
+        assert_eq!(
+            rotated_at,
+            [
+                Some(NOW + 1000),
+                Some(NOW + 1000),
+                Some(NOW + 2000),
+                None,
+                None
+            ],
+            "each rotated at the time of its own refresh; the refused left as they were"
+        );
     }
 }
 
