@@ -861,11 +861,7 @@ async fn write_batch(
         .filter_map(Pending::rotation)
         .filter(|(hash, _)| presented.insert(hash.as_str()))
         .collect();
-    let mut rotated = if rotations.is_empty() {
-        HashSet::new()
-    } else {
-        rotate_refreshes(&mut tx, store.backend(), &rotations).await?
-    };
+    let mut rotated = rotate_refreshes(&mut tx, store.backend(), &rotations).await?;
     // Of two requests presenting one token in the batch, the first is written (`remove`).
     let landed: Vec<Landed> = batch
         .iter()

@@ -248,7 +248,7 @@ pub(crate) async fn revoke_families_where(
 /// of concurrent rotations of one token exactly one changes the row (RFC 9700 §4.14.2), and a
 /// batch of rotations costs one statement instead of one per token. `rotations` must not repeat
 /// a hash (the caller decides which of two presentations of one token comes first). Returns
-/// the hashes this rotated.
+/// the hashes this rotated; runs no statement for no rotations.
 pub(crate) async fn rotate_refreshes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
