@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMillis;
 use crate::error::CoreResult;
+use crate::store::deployment::write_deployment_value;
 use crate::store::Store;
 
 /// The `deployment` key the cut is kept under.
@@ -97,14 +98,7 @@ async fn prune_in_chunks(store: &Store, cutoff: UnixMillis, chunk: i64) -> CoreR
         let cut = Cut { seq, hash };
         let value =
             serde_json::to_string(&cut).map_err(|e| crate::CoreError::Invalid(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO deployment (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(CUT_KEY)
-        .bind(&value)
-        .execute(&mut *tx)
-        .await?;
+        write_deployment_value(&mut *tx, CUT_KEY, &value).await?;
         tx.commit().await?;
         report.cut = Some(cut);
         if seq >= target {

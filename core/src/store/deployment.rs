@@ -34,14 +34,24 @@ impl Store {
 
     /// Stores `value` under `key`, replacing what was there.
     pub async fn set_deployment_value(&self, key: &str, value: &str) -> CoreResult<()> {
-        sqlx::query(
-            "INSERT INTO deployment (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        write_deployment_value(&self.pool, key, value).await
     }
+}
+
+/// [`Store::set_deployment_value`] through `executor`: the pool, or a transaction the value
+/// must commit with.
+pub(crate) async fn write_deployment_value<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    key: &str,
+    value: &str,
+) -> CoreResult<()> {
+    sqlx::query(
+        "INSERT INTO deployment (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
