@@ -1,6 +1,7 @@
 //! Prometheus metrics, served on their own listener (`MANDATE_METRICS_BIND`) so they are never
 //! on the public port: requests by route and status, latency histograms, tokens issued by grant
-//! type, consent outcomes, the audit writer's queue depth and the database pool's use.
+//! type, consent outcomes, the audit writer's queue depth and batches, and the database pool's
+//! use.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -136,6 +137,13 @@ async fn render(State(state): State<AppState>) -> Response {
     metrics::gauge!("mandate_db_pool_connections").set(f64::from(pool.size()));
     metrics::gauge!("mandate_db_pool_idle_connections").set(pool.num_idle() as f64);
     metrics::gauge!("mandate_audit_queue_depth").set(state.audit.queue_depth() as f64);
+    // Group commit at a glance: events ÷ batches is the mean batch, commit time ÷ batches the
+    // mean time to write one (both rates over the same window).
+    let audit = state.audit.writer_stats();
+    metrics::counter!("mandate_audit_batches_total").absolute(audit.batches);
+    metrics::counter!("mandate_audit_events_written_total").absolute(audit.events);
+    metrics::counter!("mandate_audit_commit_microseconds_total").absolute(audit.commit_micros);
+    metrics::counter!("mandate_audit_batches_failed_total").absolute(audit.failed_batches);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle.render(),

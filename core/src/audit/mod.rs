@@ -16,7 +16,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::Any;
 use sqlx::AnyConnection;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, UnixMillis};
@@ -513,6 +515,31 @@ pub struct AuditLog {
     clock: Arc<dyn Clock>,
     /// The newest committed sequence number this process wrote (0 until the first batch).
     head: watch::Receiver<i64>,
+    /// What the writer has committed so far (shared with it).
+    stats: Arc<WriterCounters>,
+}
+
+/// Running totals of the writer's work since the process started, for metrics: how well group
+/// commit batches (events ÷ batches) and how long a batch takes to write (commit time ÷
+/// batches). Counters only ever grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Batches committed.
+    pub batches: u64,
+    /// Events those batches wrote (an issuance refused at the commit writes none).
+    pub events: u64,
+    /// Time spent writing them, from a batch's first statement to its commit, in microseconds.
+    pub commit_micros: u64,
+    /// Batches that could not be written after every retry (their events failed; logged).
+    pub failed_batches: u64,
+}
+
+#[derive(Debug, Default)]
+struct WriterCounters {
+    batches: AtomicU64,
+    events: AtomicU64,
+    commit_micros: AtomicU64,
+    failed_batches: AtomicU64,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -530,12 +557,29 @@ impl AuditLog {
         self.tx.max_capacity() - self.tx.capacity()
     }
 
+    /// What the writer has committed since the process started.
+    pub fn writer_stats(&self) -> WriterStats {
+        let c = &self.stats;
+        WriterStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            events: c.events.load(Ordering::Relaxed),
+            commit_micros: c.commit_micros.load(Ordering::Relaxed),
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+        }
+    }
+
     /// Starts the writer task on `store`.
     pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let (head_tx, head) = watch::channel(0);
-        tokio::spawn(writer(store, rx, head_tx));
-        Self { tx, clock, head }
+        let stats = Arc::new(WriterCounters::default());
+        tokio::spawn(writer(store, rx, head_tx, stats.clone()));
+        Self {
+            tx,
+            clock,
+            head,
+            stats,
+        }
     }
 
     /// Changes whenever this process commits events (the live tail and forwarding wake on it;
@@ -663,7 +707,12 @@ impl AgentsUsed {
 /// connection taken per batch would have to re-read the pages another connection changed.
 const KEEP_CONNECTION: std::time::Duration = std::time::Duration::from_millis(200);
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::Sender<i64>) {
+async fn writer(
+    store: Store,
+    mut rx: mpsc::Receiver<Queued>,
+    committed: watch::Sender<i64>,
+    stats: Arc<WriterCounters>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     // The chain head, kept here so a batch is only INSERTs; re-read after any failure (another
@@ -693,10 +742,19 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Queued>, committed: watch::
                 events: &batch,
                 agents_used: &used,
             };
+            let started = Instant::now();
             let result = commit_batch(&store, &mut connection, &write, &mut head, &committed).await;
             match &result {
-                Ok(_) => agents_used.recorded(used),
+                Ok(landed) => {
+                    agents_used.recorded(used);
+                    let written = landed.iter().filter(|l| **l == Landed::Written).count();
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
+                    stats.events.fetch_add(written as u64, Ordering::Relaxed);
+                    stats.commit_micros.fetch_add(micros, Ordering::Relaxed);
+                }
                 Err(e) => {
+                    stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(error = %e, events = batch.len(), "audit batch could not be written");
                 }
             }
@@ -1081,12 +1139,42 @@ mod tests {
                     .await
                     .expect("rows");
             assert_eq!(rows.len(), 50);
+            let stats = log.writer_stats();
+            assert_eq!(stats.events, 50, "{stats:?}");
+            assert!((1..=50).contains(&stats.batches), "{stats:?}");
+            assert!(stats.commit_micros > 0, "{stats:?}");
+            assert_eq!(stats.failed_batches, 0, "{stats:?}");
             let mut prev = GENESIS_HASH.to_owned();
             for (i, (seq, prev_hash, hash)) in rows.iter().enumerate() {
                 assert_eq!(*seq, i as i64 + 1, "contiguous sequence");
                 assert_eq!(prev_hash, &prev, "linked to the previous event");
                 prev = hash.clone();
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_that_cannot_be_written_fails_its_record_and_counts_as_a_failed_batch() {
+        for db in crate::testing::each_backend().await {
+            let store = db.store().await;
+            store.migrate().await.expect("migrate");
+            let log = AuditLog::spawn(store.clone(), Arc::new(crate::clock::SystemClock));
+            let event =
+                || AuditEvent::new(EventType::KeysRotated, Outcome::Success, ActorKind::System);
+            log.record(event()).await.expect("written");
+            // Nowhere to write: every attempt fails.
+            sqlx::query("DROP TABLE audit_events")
+                .execute(store.pool())
+                .await
+                .expect("drop");
+            let failed = log.record(event()).await;
+            assert!(
+                failed.is_err(),
+                "the caller learns the event was not written"
+            );
+            let stats = log.writer_stats();
+            assert_eq!(stats.failed_batches, 1, "{stats:?}");
+            assert_eq!((stats.batches, stats.events), (1, 1), "{stats:?}");
         }
     }
 

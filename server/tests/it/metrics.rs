@@ -1,6 +1,6 @@
 //! `/metrics` on its own listener: request counts and latencies by route (the route pattern,
-//! never the raw path), consents and tokens by outcome and grant type, and the gauges read at
-//! scrape time.
+//! never the raw path), consents and tokens by outcome and grant type, and the gauges and
+//! audit-writer counters read at scrape time.
 
 use crate::journey::redeem;
 use crate::oauth_flow::{authorize_url, register_public, RESOURCE};
@@ -76,8 +76,24 @@ async fn metrics_are_served_on_their_own_listener_in_prometheus_text_format() {
         "mandate_tokens_issued_total{grant_type=\"authorization_code\"}",
         "mandate_db_pool_connections ",
         "mandate_audit_queue_depth ",
+        "mandate_audit_commit_microseconds_total ",
+        "mandate_audit_batches_failed_total 0",
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
+    // The journey's events (sign-in, consent, code, token…) were committed in batches.
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{text}"))
+    };
+    let (batches, events) = (
+        value("mandate_audit_batches_total"),
+        value("mandate_audit_events_written_total"),
+    );
+    assert!(
+        batches >= 1 && events >= 4 && events >= batches,
+        "{batches} batches, {events} events"
+    );
     server.stop().await;
 }

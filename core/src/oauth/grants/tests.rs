@@ -642,6 +642,7 @@ async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_firs
             .expect("revoke");
         let jtis = rotations.each_ref().map(|m| m.issuance.jti.clone());
         // Queued together, before the writer runs: one batch, in this order.
+        let before = f.audit.writer_stats();
         let [a, b, c, d, e, g] = rotations;
         let written = tokio::join!(
             f.audit.record_rotation(a.event, a.issuance),
@@ -660,6 +661,12 @@ async fn rotations_committed_in_one_batch_rotate_each_token_once_first_come_firs
             [true, false, true, true, false, false],
             "the first request presenting a token is written, a second is not; other tokens' \
              are, unless their family was revoked or they had expired by their request's time"
+        );
+        let after = f.audit.writer_stats();
+        assert_eq!(
+            (after.batches - before.batches, after.events - before.events),
+            (1, 3),
+            "one batch, counting only the events it wrote"
         );
         let mut recorded = Vec::new();
         for jti in &jtis {
