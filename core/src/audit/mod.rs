@@ -528,7 +528,8 @@ pub struct WriterStats {
     pub batches: u64,
     /// Events those batches wrote (an issuance refused at the commit writes none).
     pub events: u64,
-    /// Time spent writing them, from a batch's first statement to its commit, in microseconds.
+    /// Time spent writing them, in microseconds: from a batch's first attempt (taking a
+    /// connection if the writer holds none) to its commit, retries included.
     pub commit_micros: u64,
     /// Batches that could not be written after every retry (their events failed; logged).
     pub failed_batches: u64,
