@@ -3,7 +3,9 @@
 //! type, consent outcomes, the audit writer's queue depth and batches, and the database pool's
 //! use.
 
-use std::sync::{Arc, OnceLock};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -13,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use metrics::SharedString;
+use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
@@ -59,19 +61,90 @@ pub fn spawn_upkeep(period: std::time::Duration) -> tokio::task::JoinHandle<()> 
 /// Counts and times every request by method, matched route (never the raw path: ids and
 /// tokens stay out of label values) and status.
 pub async fn track(request: Request, next: Next) -> Response {
-    // Label values are shared, not copied: one allocation per request (the route).
-    let route: Arc<str> = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| Arc::from("unmatched"), |p| Arc::from(p.as_str()));
+    // A shared string (axum keeps one per route): cloning it copies nothing.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = status_label(response.status());
-    metrics::counter!("http_requests_total", "method" => method, "route" => SharedString::from(route.clone()), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => SharedString::from(route))
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    RequestHandles::record(
+        route,
+        method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
+}
+
+/// The request counter and latency histogram of one (route, method, status).
+struct RequestHandles {
+    method: &'static str,
+    status: u16,
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// How many routes a thread keeps handles for; past it, requests take the recorder's lookup
+/// (the label set is bounded by the router, so this is only a guard).
+const ROUTES_PER_THREAD: usize = 256;
+
+thread_local! {
+    /// Handles by route, then (method, status). Looking a metric up in the recorder builds its
+    /// key (a label vector), hashes it and takes a shard lock, twice per request: on discovery
+    /// and JWKS that was the largest item of the application's own CPU. Each thread remembers
+    /// the handles it used.
+    static REQUEST_HANDLES: RefCell<HashMap<Box<str>, Vec<RequestHandles>>> =
+        RefCell::new(HashMap::new());
+}
+
+impl RequestHandles {
+    fn register(route: &str, method: &'static str, status: u16) -> Self {
+        let route = SharedString::from(route.to_owned());
+        Self {
+            method,
+            status,
+            requests: metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status_label(status)),
+            duration: metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route),
+        }
+    }
+
+    fn count(&self, seconds: f64) {
+        self.requests.increment(1);
+        self.duration.record(seconds);
+    }
+
+    /// Counts one request of (route, method, status) that took `seconds`.
+    fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
+        let recorded = REQUEST_HANDLES.try_with(|cell| {
+            let Ok(mut routes) = cell.try_borrow_mut() else {
+                return false;
+            };
+            if let Some(handles) = routes.get_mut(route) {
+                match handles
+                    .iter()
+                    .find(|h| h.status == status && h.method == method)
+                {
+                    Some(found) => found.count(seconds),
+                    None => {
+                        let registered = Self::register(route, method, status);
+                        registered.count(seconds);
+                        handles.push(registered);
+                    }
+                }
+                return true;
+            }
+            if routes.len() >= ROUTES_PER_THREAD {
+                return false;
+            }
+            let registered = Self::register(route, method, status);
+            registered.count(seconds);
+            routes.insert(route.into(), vec![registered]);
+            true
+        });
+        if recorded != Ok(true) {
+            Self::register(route, method, status).count(seconds);
+        }
+    }
 }
 
 /// The method as a label; methods outside the standard set share one value, so a client
@@ -90,7 +163,7 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// The status code as a label, without an allocation for the codes Mandate answers with.
-fn status_label(status: StatusCode) -> SharedString {
+fn status_label(status: u16) -> SharedString {
     static COMMON: [(u16, &str); 16] = [
         (200, "200"),
         (201, "201"),
@@ -109,15 +182,26 @@ fn status_label(status: StatusCode) -> SharedString {
         (500, "500"),
         (503, "503"),
     ];
-    match COMMON.iter().find(|(code, _)| *code == status.as_u16()) {
+    match COMMON.iter().find(|(code, _)| *code == status) {
         Some((_, label)) => SharedString::const_str(label),
-        None => SharedString::from(status.as_u16().to_string()),
+        None => SharedString::from(status.to_string()),
     }
 }
 
 /// A token was issued (`grant_type` as in the token request).
 pub fn token_issued(grant_type: &'static str) {
-    metrics::counter!("mandate_tokens_issued_total", "grant_type" => grant_type).increment(1);
+    // The grant types Mandate issues for keep their counter (one registry lookup each, ever).
+    static ISSUED: [(&str, OnceLock<Counter>); 4] = [
+        ("authorization_code", OnceLock::new()),
+        ("refresh_token", OnceLock::new()),
+        ("client_credentials", OnceLock::new()),
+        ("token_exchange", OnceLock::new()),
+    ];
+    let counter = |grant_type: &'static str| metrics::counter!("mandate_tokens_issued_total", "grant_type" => grant_type);
+    match ISSUED.iter().find(|(known, _)| *known == grant_type) {
+        Some((known, cached)) => cached.get_or_init(|| counter(known)).increment(1),
+        None => counter(grant_type).increment(1),
+    }
 }
 
 /// A person answered a consent page (`granted` or `denied`).
@@ -128,7 +212,7 @@ pub fn consent(outcome: &'static str) {
 async fn render(State(state): State<AppState>) -> Response {
     let Some(handle) = handle() else {
         return (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             "metrics are not available in this process",
         )
             .into_response();
@@ -156,4 +240,111 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(render))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// How many (method, status) handles this thread keeps for `route`.
+    fn handles_for(route: &str) -> usize {
+        REQUEST_HANDLES.with(|cell| cell.borrow().get(route).map_or(0, Vec::len))
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route("/probe/{id}", get(|| async { "ok" }))
+            .route(
+                "/teapot",
+                get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
+            )
+            .layer(axum::middleware::from_fn(track))
+    }
+
+    async fn get_status(app: &Router, path: &str) -> StatusCode {
+        app.clone()
+            .oneshot(
+                Request::builder()
+                    .uri(path)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible")
+            .status()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_route_s_requests_share_its_handles_whatever_the_path() {
+        let app = app();
+        for id in 0..50 {
+            assert_eq!(
+                get_status(&app, &format!("/probe/{id}")).await,
+                StatusCode::OK
+            );
+        }
+        assert_eq!(handles_for("/probe/{id}"), 1);
+        assert_eq!(get_status(&app, "/teapot").await, StatusCode::IM_A_TEAPOT);
+        assert_eq!(get_status(&app, "/teapot").await, StatusCode::IM_A_TEAPOT);
+        assert_eq!(handles_for("/teapot"), 1);
+        assert_eq!(get_status(&app, "/nowhere").await, StatusCode::NOT_FOUND);
+        assert_eq!(get_status(&app, "/elsewhere").await, StatusCode::NOT_FOUND);
+        assert_eq!(handles_for("unmatched"), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_method_and_status_of_a_route_has_its_own_handles() {
+        let app = Router::new()
+            .route(
+                "/either/{ok}",
+                get(
+                    |axum::extract::Path(ok): axum::extract::Path<bool>| async move {
+                        if ok {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::CONFLICT
+                        }
+                    },
+                )
+                .post(|| async { StatusCode::CREATED }),
+            )
+            .layer(axum::middleware::from_fn(track));
+        assert_eq!(get_status(&app, "/either/true").await, StatusCode::OK);
+        assert_eq!(
+            get_status(&app, "/either/false").await,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(get_status(&app, "/either/true").await, StatusCode::OK);
+        let posted = app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/either/true")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(posted.status(), StatusCode::CREATED);
+        REQUEST_HANDLES.with(|cell| {
+            let routes = cell.borrow();
+            let mut seen: Vec<_> = routes["/either/{ok}"]
+                .iter()
+                .map(|h| (h.method, h.status))
+                .collect();
+            seen.sort();
+            assert_eq!(seen, [("GET", 200), ("GET", 409), ("POST", 201)]);
+        });
+    }
+
+    #[test]
+    fn status_labels_are_the_code_in_decimal() {
+        assert_eq!(&*status_label(200), "200");
+        assert_eq!(&*status_label(429), "429");
+        assert_eq!(&*status_label(418), "418");
+        assert_eq!(&*status_label(599), "599");
+    }
 }
