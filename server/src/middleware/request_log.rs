@@ -37,10 +37,32 @@ impl SequentialIds {
 impl MakeRequestId for SequentialIds {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        http::HeaderValue::from_str(&format!("{}-{n:012}", self.prefix))
+        http::HeaderValue::from_bytes(&sequential_id(&self.prefix, n))
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// `{prefix}-{n}` with `n` zero-padded to at least 12 digits, written without the formatting
+/// machinery, which cost about 4 % of a discovery request's instructions.
+fn sequential_id(prefix: &str, mut n: u64) -> Vec<u8> {
+    const PADDED: usize = 12;
+    let mut digits = [b'0'; 20]; // u64::MAX has 20 digits
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = start.min(digits.len() - PADDED);
+    let mut id = Vec::with_capacity(prefix.len() + 1 + digits.len() - start);
+    id.extend_from_slice(prefix.as_bytes());
+    id.push(b'-');
+    id.extend_from_slice(&digits[start..]);
+    id
 }
 
 /// Wraps `router` with request ids and per-request logging.
@@ -75,4 +97,22 @@ pub fn layer(router: Router) -> Router {
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sequential_id;
+
+    #[test]
+    fn sequential_ids_pad_the_counter_to_twelve_digits_and_grow_past_them() {
+        let id = |n| String::from_utf8(sequential_id("3f9a1c2e", n)).expect("ascii");
+        assert_eq!(id(0), "3f9a1c2e-000000000000");
+        assert_eq!(id(42), "3f9a1c2e-000000000042");
+        assert_eq!(id(999_999_999_999), "3f9a1c2e-999999999999");
+        assert_eq!(id(1_000_000_000_000), "3f9a1c2e-1000000000000");
+        assert_eq!(id(u64::MAX), "3f9a1c2e-18446744073709551615");
+        for n in [1, 9, 10, 123_456, 10_u64.pow(11), 10_u64.pow(15) + 7] {
+            assert_eq!(id(n), format!("3f9a1c2e-{n:012}"));
+        }
+    }
 }
