@@ -323,6 +323,35 @@ impl AuditEvent {
         self
     }
 
+    /// Replaces NUL characters in the text columns with U+FFFD. A request can carry them (a
+    /// percent-encoded `%00` in a `client_id` or `scope` that is then refused and recorded), and
+    /// PostgreSQL's `text` cannot store them: left in, they would fail the whole batch the event
+    /// is committed in, and with it every concurrent request's record. Done before the event is
+    /// hashed, so the chain covers what is stored. (`detail` is stored as JSON text, where a NUL
+    /// is the escape `\u0000`.)
+    fn replace_nul_characters(&mut self) {
+        for text in [
+            &mut self.actor_id,
+            &mut self.agent_id,
+            &mut self.user_id,
+            &mut self.tenant_id,
+            &mut self.mcp_server_id,
+            &mut self.scopes_requested,
+            &mut self.scopes_granted,
+            &mut self.policies,
+            &mut self.client_ip,
+            &mut self.user_agent,
+            &mut self.request_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if text.contains('\0') {
+                *text = text.replace('\0', "\u{FFFD}");
+            }
+        }
+    }
+
     /// The request this happened in.
     pub fn context(mut self, ctx: &RequestContext) -> Self {
         self.client_ip.clone_from(&ctx.client_ip);
@@ -619,11 +648,12 @@ impl AuditLog {
 
     async fn enqueue(
         &self,
-        event: AuditEvent,
+        mut event: AuditEvent,
         issuance: Option<Issuance>,
         ack: Ack,
     ) -> CoreResult<()> {
         let at = self.clock.now_ms();
+        event.replace_nul_characters();
         self.tx
             .send(Queued::Event(Pending {
                 event,
@@ -1151,6 +1181,111 @@ mod tests {
                 assert_eq!(prev_hash, &prev, "linked to the previous event");
                 prev = hash.clone();
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_field_is_stored_as_recorded_and_the_chain_verifies() {
+        let tricky = "quote \" backslash \\ newline \n tab \t control \u{1} é ✓ 𝄞 \\u0041";
+        for db in crate::testing::each_backend().await {
+            let store = db.store().await;
+            store.migrate().await.expect("migrate");
+            let log = AuditLog::spawn(store.clone(), Arc::new(crate::clock::SystemClock));
+            let event = AuditEvent::new(EventType::TokenFailed, Outcome::Failure, ActorKind::Agent)
+                .agent(format!("agent {tricky}"))
+                .user(Some(format!("user {tricky}")))
+                .tenant(Some(format!("tenant {tricky}")))
+                .server(format!("server {tricky}"))
+                .scopes(Some(format!("asked {tricky}")), Some("granted".into()))
+                .policies(&["p1".into(), format!("p2 {tricky}")])
+                .context(&RequestContext {
+                    client_ip: Some("::1".into()),
+                    user_agent: Some(format!("agent/1.0 {tricky}")),
+                    request_id: Some("req-1".into()),
+                })
+                .with("reason", tricky)
+                .with(
+                    "nested",
+                    serde_json::json!({"b": [1, 2.5, null, true], "a": tricky}),
+                );
+            // Events before it, so it links to a stored hash rather than the genesis one.
+            for _ in 0..3 {
+                log.record(AuditEvent::new(
+                    EventType::KeysRotated,
+                    Outcome::Success,
+                    ActorKind::System,
+                ))
+                .await
+                .expect("written");
+            }
+            log.record(event.clone()).await.expect("written");
+            let stored = query::event(&store, 4)
+                .await
+                .expect("read")
+                .expect("event 4");
+            let text = |s: &Option<String>| s.clone();
+            assert_eq!(stored.event_type, "token.failed");
+            assert_eq!(stored.outcome, "failure");
+            assert_eq!(stored.actor_kind, "agent");
+            assert_eq!(stored.actor_id, text(&event.actor_id));
+            assert_eq!(stored.agent_id, text(&event.agent_id));
+            assert_eq!(stored.user_id, text(&event.user_id));
+            assert_eq!(stored.tenant_id, text(&event.tenant_id));
+            assert_eq!(stored.mcp_server_id, text(&event.mcp_server_id));
+            assert_eq!(stored.scopes_requested, text(&event.scopes_requested));
+            assert_eq!(stored.scopes_granted, text(&event.scopes_granted));
+            assert_eq!(stored.policies, text(&event.policies));
+            assert_eq!(stored.client_ip, text(&event.client_ip));
+            assert_eq!(stored.user_agent, text(&event.user_agent));
+            assert_eq!(stored.request_id, text(&event.request_id));
+            assert_eq!(stored.detail, event.detail);
+            assert!(uuid::Uuid::parse_str(&stored.id).is_ok(), "{}", stored.id);
+            let report = verify::verify_chain(&store, None, None)
+                .await
+                .expect("verify");
+            assert_eq!((report.checked, report.broken), (4, None));
+        }
+    }
+
+    #[tokio::test]
+    async fn nul_characters_are_stored_as_replacement_characters_without_failing_the_batch() {
+        for db in crate::testing::each_backend().await {
+            let store = db.store().await;
+            store.migrate().await.expect("migrate");
+            let log = AuditLog::spawn(store.clone(), Arc::new(crate::clock::SystemClock));
+            let refused = AuditEvent::new(
+                EventType::AuthorizationFailed,
+                Outcome::Failure,
+                ActorKind::Anonymous,
+            )
+            .agent("client\0id")
+            .scopes(Some("notes.read\0admin".into()), None)
+            .with("reason", "scope\0");
+            let neighbour =
+                AuditEvent::new(EventType::TokenIssued, Outcome::Success, ActorKind::Agent)
+                    .agent("neighbour");
+            let (a, b) = tokio::join!(log.record(refused), log.record(neighbour));
+            a.expect("the refused request's event is written");
+            b.expect("so is its batch-mate's");
+            let rows: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+                "SELECT agent_id, scopes_requested, detail FROM audit_events ORDER BY seq",
+            )
+            .fetch_all(store.pool())
+            .await
+            .expect("rows");
+            assert_eq!(rows.len(), 2);
+            assert_eq!(rows[0].0.as_deref(), Some("client\u{FFFD}id"));
+            assert_eq!(rows[0].1.as_deref(), Some("notes.read\u{FFFD}admin"));
+            let detail: Value = serde_json::from_str(&rows[0].2).expect("detail");
+            assert_eq!(
+                detail["reason"], "scope\0",
+                "detail keeps it, escaped in its JSON text"
+            );
+            assert_eq!(rows[1].0.as_deref(), Some("neighbour"));
+            let report = verify::verify_chain(&store, None, None)
+                .await
+                .expect("verify");
+            assert_eq!((report.checked, report.broken), (2, None));
         }
     }
 

@@ -168,6 +168,35 @@ async fn authorize_renders_a_page_for_unknown_clients_and_bad_redirects_and_neve
 }
 
 #[tokio::test]
+async fn a_refusal_carrying_nul_characters_is_audited_on_every_backend() {
+    // `%00` in a refused request's scope reaches the audit event; PostgreSQL's text cannot hold
+    // it, and it once failed the audit batch it was committed in (and so the refusal's answer).
+    for db in each_backend().await {
+        let (server, _) = demo_server(&db).await;
+        let client_id = register_public(&server).await;
+        let url = authorize_url(&server, &client_id, "notes.read", "s")
+            .replace("scope=notes.read", "scope=notes.read%00x");
+        let res = browser().get(&url).send().await.expect("authorize");
+        assert_eq!(res.status(), 303, "{}", db.url);
+        let q = query_of(res.headers()["location"].to_str().expect("ascii"));
+        assert_eq!(q["error"], "invalid_scope");
+        let stored: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT agent_id, scopes_requested FROM audit_events
+             WHERE event_type = 'authorization.failed'",
+        )
+        .fetch_all(server.store.pool())
+        .await
+        .expect("rows");
+        assert_eq!(
+            stored,
+            [(Some(client_id), Some("notes.read\u{FFFD}x".to_owned()))],
+            "recorded, NUL replaced"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn authorize_redirects_other_errors_with_state_and_iss() {
     let db = sqlite();
     let (server, _) = demo_server(&db).await;
