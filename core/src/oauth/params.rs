@@ -19,13 +19,20 @@ impl Params {
     {
         let mut map = HashMap::new();
         for (k, v) in pairs {
-            let k = k.into();
+            let (k, v) = (k.into(), v.into());
+            // No OAuth parameter holds a NUL character (a `%00`), and PostgreSQL's text could
+            // not store or even look one up: refused here as a malformed request.
+            if k.contains('\0') || v.contains('\0') {
+                return Err(OAuthError::invalid_request(
+                    "parameters must not contain NUL characters",
+                ));
+            }
             if map.contains_key(&k) {
                 return Err(OAuthError::invalid_request(format!(
                     "the parameter {k} is repeated"
                 )));
             }
-            map.insert(k, v.into());
+            map.insert(k, v);
         }
         Ok(Self(map))
     }
@@ -139,6 +146,14 @@ impl TokenRequest {
 mod tests {
     use super::*;
     use crate::oauth::ErrorCode;
+
+    #[test]
+    fn nul_characters_make_a_malformed_request() {
+        for pairs in [[("client_id", "a\0b")], [("sco\0pe", "read")]] {
+            let err = Params::from_pairs(pairs).expect_err("NUL");
+            assert_eq!(err.code, ErrorCode::InvalidRequest);
+        }
+    }
 
     #[test]
     fn repeated_parameters_are_refused() {

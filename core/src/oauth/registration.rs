@@ -102,6 +102,16 @@ fn auth_method(obj: &Map<String, Value>, default: &str) -> Result<String, OAuthE
     Ok(default.to_owned())
 }
 
+/// Whether any string of `value` (keys included) holds a NUL character.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 /// Parses and validates client metadata. `default_auth_method` applies when the client
 /// names none (RFC 7591 §2: `client_secret_basic`; CIMD clients: `none`).
 /// `allowed_hosts` limits non-loopback redirect hosts (empty: any).
@@ -225,6 +235,14 @@ pub fn parse(
         software_version.map_or(Value::Null, Value::from),
     );
 
+    let document = Value::Object(document);
+    if holds_nul(&document) {
+        // No kept value needs one, and PostgreSQL's text cannot store it (unknown fields are
+        // dropped, so a NUL there does not matter).
+        return Err(bad(
+            "client metadata values must not contain NUL characters",
+        ));
+    }
     Ok(ClientMetadata {
         client_name,
         redirect_uris,
@@ -234,7 +252,7 @@ pub fn parse(
         logo_uri,
         client_uri,
         scope,
-        document: Value::Object(document),
+        document,
     })
 }
 
@@ -270,6 +288,20 @@ mod tests {
             m.document.get("some_future_field").is_none(),
             "unknown fields are ignored"
         );
+    }
+
+    #[test]
+    fn nul_characters_in_kept_values_are_refused_and_ignored_in_unknown_fields() {
+        let cb = "https://app.example.com/cb";
+        for bad in [
+            json!({"redirect_uris": [cb], "client_name": "Evil\0Agent"}),
+            json!({"redirect_uris": [cb], "contacts": ["a\0@example.com"]}),
+            json!({"redirect_uris": [cb], "software_version": "1\0"}),
+        ] {
+            assert_eq!(err(bad), ErrorCode::InvalidClientMetadata);
+        }
+        let m = ok(json!({"redirect_uris": [cb], "x_unknown": "a\0b"}));
+        assert!(m.document.get("x_unknown").is_none());
     }
 
     #[test]

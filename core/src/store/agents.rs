@@ -150,6 +150,10 @@ impl Store {
     }
 
     pub async fn agent(&self, id: &AgentId) -> CoreResult<Option<Agent>> {
+        if id.as_str().contains('\0') {
+            // No stored id holds one (and PostgreSQL would refuse the lookup itself).
+            return Ok(None);
+        }
         sqlx::query_as::<_, AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&self.pool)

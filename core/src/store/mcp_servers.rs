@@ -134,6 +134,10 @@ impl Store {
     }
 
     pub async fn mcp_server_by_slug(&self, slug: &str) -> CoreResult<Option<McpServer>> {
+        if slug.contains('\0') {
+            // No slug holds one (and PostgreSQL would refuse the lookup itself).
+            return Ok(None);
+        }
         sqlx::query_as::<_, McpServerRow>(&format!(
             "SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE slug = $1"
         ))
