@@ -323,10 +323,11 @@ impl AuditEvent {
         self
     }
 
-    /// Replaces NUL characters in the text columns with U+FFFD. A request can carry them (a
-    /// percent-encoded `%00` in a `client_id` or `scope` that is then refused and recorded), and
-    /// PostgreSQL's `text` cannot store them: left in, they would fail the whole batch the event
-    /// is committed in, and with it every concurrent request's record. Done before the event is
+    /// Replaces NUL characters in the text columns with U+FFFD. Events carry text that came
+    /// from requests (the OAuth endpoints refuse a `%00` before they record anything, but the
+    /// trail must not depend on every caller doing so), and PostgreSQL's `text` cannot store
+    /// the character: left in, it would fail the whole batch the event is committed in, and
+    /// with it every concurrent request's record. Done before the event is
     /// hashed, so the chain covers what is stored. (`detail` is stored as JSON text, where a NUL
     /// is the escape `\u0000`.)
     fn replace_nul_characters(&mut self) {
@@ -1223,21 +1224,20 @@ mod tests {
                 .await
                 .expect("read")
                 .expect("event 4");
-            let text = |s: &Option<String>| s.clone();
             assert_eq!(stored.event_type, "token.failed");
             assert_eq!(stored.outcome, "failure");
             assert_eq!(stored.actor_kind, "agent");
-            assert_eq!(stored.actor_id, text(&event.actor_id));
-            assert_eq!(stored.agent_id, text(&event.agent_id));
-            assert_eq!(stored.user_id, text(&event.user_id));
-            assert_eq!(stored.tenant_id, text(&event.tenant_id));
-            assert_eq!(stored.mcp_server_id, text(&event.mcp_server_id));
-            assert_eq!(stored.scopes_requested, text(&event.scopes_requested));
-            assert_eq!(stored.scopes_granted, text(&event.scopes_granted));
-            assert_eq!(stored.policies, text(&event.policies));
-            assert_eq!(stored.client_ip, text(&event.client_ip));
-            assert_eq!(stored.user_agent, text(&event.user_agent));
-            assert_eq!(stored.request_id, text(&event.request_id));
+            assert_eq!(stored.actor_id, event.actor_id);
+            assert_eq!(stored.agent_id, event.agent_id);
+            assert_eq!(stored.user_id, event.user_id);
+            assert_eq!(stored.tenant_id, event.tenant_id);
+            assert_eq!(stored.mcp_server_id, event.mcp_server_id);
+            assert_eq!(stored.scopes_requested, event.scopes_requested);
+            assert_eq!(stored.scopes_granted, event.scopes_granted);
+            assert_eq!(stored.policies, event.policies);
+            assert_eq!(stored.client_ip, event.client_ip);
+            assert_eq!(stored.user_agent, event.user_agent);
+            assert_eq!(stored.request_id, event.request_id);
             assert_eq!(stored.detail, event.detail);
             assert!(uuid::Uuid::parse_str(&stored.id).is_ok(), "{}", stored.id);
             let report = verify::verify_chain(&store, None, None)
