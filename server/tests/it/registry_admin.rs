@@ -508,6 +508,18 @@ async fn the_console_creates_a_server_and_a_machine_agent_with_errors_beside_fie
 
         form[2].1 = "tickets".into();
         form[11].1 = "tickets.read".into();
+        let mut with_nul = form.clone();
+        with_nul[1].1 = "Tick\0ets".into();
+        let res = b
+            .post(server.url("/admin/mcp-servers/new"))
+            .form(&with_nul)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), 400, "{}: a readable refusal", db.url);
+        let html = res.text().await.expect("html");
+        assert!(html.contains("must not contain NUL characters"), "{html}");
+        // Nothing was written: the same slug is still free below.
         let res = b
             .post(server.url("/admin/mcp-servers/new"))
             .form(&form)

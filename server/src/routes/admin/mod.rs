@@ -177,6 +177,18 @@ async fn form_post(
 ) -> Result<(AdminAccess, Vec<(String, String)>), Response> {
     let form = pairs(body);
     let access = form_admin(state, head, field(&form, "csrf")).await?;
+    // No console field takes a NUL character (a `%00`), and PostgreSQL's text cannot hold one:
+    // a readable refusal instead of a failed write.
+    if form
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "This form cannot be read",
+            "Its fields must not contain NUL characters. Go back to the page and send it again.",
+        ));
+    }
     Ok((access, form))
 }
 
