@@ -23,6 +23,7 @@ pub mod store;
 pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;
 
 pub use clock::{Clock, FixedClock, SystemClock, UnixMillis};
 pub use error::{CoreError, CoreResult};

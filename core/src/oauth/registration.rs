@@ -102,16 +102,6 @@ fn auth_method(obj: &Map<String, Value>, default: &str) -> Result<String, OAuthE
     Ok(default.to_owned())
 }
 
-/// Whether any string of `value` (keys included) holds a NUL character.
-fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
-}
-
 /// Parses and validates client metadata. `default_auth_method` applies when the client
 /// names none (RFC 7591 §2: `client_secret_basic`; CIMD clients: `none`).
 /// `allowed_hosts` limits non-loopback redirect hosts (empty: any).
@@ -236,7 +226,7 @@ pub fn parse(
     );
 
     let document = Value::Object(document);
-    if holds_nul(&document) {
+    if crate::text::json_holds_nul(&document) {
         // No kept value needs one, and PostgreSQL's text cannot store it (unknown fields are
         // dropped, so a NUL there does not matter).
         return Err(bad(

@@ -99,6 +99,40 @@ async fn mcp_servers_are_managed_through_the_api() {
         .await;
         assert_eq!(status, 403, "a read-only key cannot create");
 
+        let mut with_nul = server_body("calendar");
+        with_nul["name"] = json!("Cal\u{0}endar");
+        let (status, body) = call(
+            &server,
+            Method::POST,
+            "/api/v1/mcp-servers",
+            Some(&full),
+            Some(with_nul),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (400, json!("bad_request")),
+            "{}: {body}",
+            db.url
+        );
+        let mut mistyped = server_body("calendar");
+        mistyped["scopes"][1]["sensitive"] = json!("yes");
+        let (status, body) = call(
+            &server,
+            Method::POST,
+            "/api/v1/mcp-servers",
+            Some(&full),
+            Some(mistyped),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("scopes[1].sensitive")),
+            "the failing field is named: {body}"
+        );
+
         let (status, created) = call(
             &server,
             Method::POST,

@@ -253,13 +253,22 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::BadRequest(format!(
-                "The body is not the expected JSON: {}",
-                rejection.body_text()
-            ))),
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::BadRequest(format!(
+                    "The body is not the expected JSON: {}",
+                    rejection.body_text()
+                ))
+            })?;
+        if mandate_core::text::json_holds_nul(&value) {
+            return Err(ApiError::BadRequest(
+                "Text in the body must not contain NUL characters.".into(),
+            ));
         }
+        serde_path_to_error::deserialize(value)
+            .map(Self)
+            .map_err(|e| ApiError::BadRequest(format!("The body is not the expected JSON: {e}")))
     }
 }
 
