@@ -113,32 +113,46 @@ impl RequestHandles {
         self.duration.record(seconds);
     }
 
+    /// Counts one request of `route`'s (method, status) in `handles` (that route's kept
+    /// handles), registering and keeping its handles the first time.
+    fn count_in(
+        handles: &mut Vec<RequestHandles>,
+        route: &str,
+        method: &'static str,
+        status: u16,
+        seconds: f64,
+    ) {
+        match handles
+            .iter()
+            .find(|h| h.status == status && h.method == method)
+        {
+            Some(found) => found.count(seconds),
+            None => {
+                let registered = Self::register(route, method, status);
+                registered.count(seconds);
+                handles.push(registered);
+            }
+        }
+    }
+
     /// Counts one request of (route, method, status) that took `seconds`.
     fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
         let recorded = REQUEST_HANDLES.try_with(|cell| {
             let Ok(mut routes) = cell.try_borrow_mut() else {
                 return false;
             };
+            // One lookup per request: a known route's handles are found by `get_mut`; only a
+            // route seen for the first time is inserted (its key allocated once).
             if let Some(handles) = routes.get_mut(route) {
-                match handles
-                    .iter()
-                    .find(|h| h.status == status && h.method == method)
-                {
-                    Some(found) => found.count(seconds),
-                    None => {
-                        let registered = Self::register(route, method, status);
-                        registered.count(seconds);
-                        handles.push(registered);
-                    }
-                }
+                Self::count_in(handles, route, method, status, seconds);
                 return true;
             }
             if routes.len() >= ROUTES_PER_THREAD {
                 return false;
             }
-            let registered = Self::register(route, method, status);
-            registered.count(seconds);
-            routes.insert(route.into(), vec![registered]);
+            let mut handles = Vec::new();
+            Self::count_in(&mut handles, route, method, status, seconds);
+            routes.insert(route.into(), handles);
             true
         });
         if recorded != Ok(true) {
