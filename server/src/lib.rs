@@ -1,5 +1,5 @@
 //! The `mandate` server: configuration, start-up, HTTP endpoints and the Leptos pages.
-//! [`router`] builds the whole application so tests can drive it on any listener.
+//! [`app`] builds the whole application so tests can drive it on any listener.
 
 pub mod audit_forward;
 pub mod cache;
@@ -26,11 +26,16 @@ pub mod vault;
 pub mod vault_refresh;
 
 use app::{shell, App};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
 use axum::Router;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::convert::Infallible;
 use std::sync::OnceLock;
+use tower::{Layer, Service};
 
-use crate::middleware::security_headers::{self, SecurityHeaders};
+use crate::middleware::security_headers::SecurityHeaders;
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 
@@ -43,8 +48,26 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
+/// The whole HTTP application: the routes, and around them what every response gets
+/// (request id and log line, security headers). Those wrap the router once instead of being
+/// router layers, which axum applies to each route separately: every router layer is one more
+/// boxed service that each request clones (with everything beneath it) and calls.
+pub fn app(
+    state: AppState,
+    sessions: &SessionBackend,
+) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    let headers = SecurityHeaders {
+        hsts: state.config.is_https(),
+    };
+    middleware::request_log::wrap(headers.layer(router(state, sessions)))
+}
+
+/// The routes, each counted in the metrics.
+fn router(state: AppState, sessions: &SessionBackend) -> Router {
     // Installed before the first request, so nothing counted is lost before the first scrape.
     let _ = metrics::handle();
     let page_context = ui::page_context(&state);
@@ -63,9 +86,6 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
         ))
         .layer(sessions.layer(state.config.is_https()));
 
-    let headers = SecurityHeaders {
-        hsts: state.config.is_https(),
-    };
     let journey_pages = routes::oauth::page_router()
         .merge(routes::admin::router())
         .merge(routes::set_password::router())
@@ -74,17 +94,12 @@ pub fn router(state: AppState, sessions: &SessionBackend) -> Router {
             middleware::account_state::check,
         ))
         .layer(sessions.layer(state.config.is_https()));
-    let app = Router::new()
+    Router::new()
         .merge(routes::health::router())
         .merge(routes::oauth::api_router())
         .merge(routes::api_v1::router())
         .merge(journey_pages)
         .merge(pages)
         .with_state(state)
-        .layer(axum::middleware::from_fn(metrics::track))
-        .layer(axum::middleware::from_fn_with_state(
-            headers,
-            security_headers::apply,
-        ));
-    middleware::request_log::layer(app)
+        .layer(metrics::Track)
 }

@@ -5,18 +5,22 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 use crate::state::AppState;
 
@@ -59,21 +63,77 @@ pub fn spawn_upkeep(period: std::time::Duration) -> tokio::task::JoinHandle<()> 
 }
 
 /// Counts and times every request by method, matched route (never the raw path: ids and
-/// tokens stay out of label values) and status.
-pub async fn track(request: Request, next: Next) -> Response {
-    // A shared string (axum keeps one per route): cloning it copies nothing.
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = method_label(request.method());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    RequestHandles::record(
-        route,
-        method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
+/// tokens stay out of label values) and status. A route layer: the matched route is known
+/// only once the router has chosen one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Track;
+
+impl<S> Layer<S> for Track {
+    type Service = Tracked<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Tracked { inner }
+    }
+}
+
+/// A service whose requests [`Track`] counts.
+#[derive(Debug, Clone)]
+pub struct Tracked<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Tracked<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TrackedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        TrackedFuture {
+            // A shared string (axum keeps one per route): cloning it copies nothing.
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            method: method_label(request.method()),
+            started: Instant::now(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// A tracked request's answer, counted when it is ready.
+    pub struct TrackedFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+        method: &'static str,
+        started: Instant,
+    }
+}
+
+impl<F, ResBody, E> Future for TrackedFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        RequestHandles::record(
+            route,
+            this.method,
+            response.status().as_u16(),
+            this.started.elapsed().as_secs_f64(),
+        );
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// The request counter and latency histogram of one (route, method, status).
@@ -260,6 +320,7 @@ pub fn router(state: AppState) -> Router {
 mod tests {
     use super::*;
     use axum::body::Body;
+    use axum::extract::Request;
     use tower::ServiceExt;
 
     /// How many (method, status) handles this thread keeps for `route`.
@@ -274,7 +335,7 @@ mod tests {
                 "/teapot",
                 get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
             )
-            .layer(axum::middleware::from_fn(track))
+            .layer(Track)
     }
 
     async fn get_status(app: &Router, path: &str) -> StatusCode {
@@ -324,7 +385,7 @@ mod tests {
                 )
                 .post(|| async { StatusCode::CREATED }),
             )
-            .layer(axum::middleware::from_fn(track));
+            .layer(Track);
         assert_eq!(get_status(&app, "/either/true").await, StatusCode::OK);
         assert_eq!(
             get_status(&app, "/either/false").await,

@@ -221,10 +221,12 @@ pub async fn serve(
         None => None,
     };
     let audit = prepared.state.audit.clone();
-    let app = crate::router(prepared.state, &prepared.sessions);
+    let app = crate::app(prepared.state, &prepared.sessions);
     let result = axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(app),
     )
     .with_graceful_shutdown(shutdown)
     .await

@@ -2,12 +2,14 @@
 //! and echoed on the response, a tracing span carrying it, and one log line per request.
 //! Only the path is logged, never the query string (it can carry codes or state).
 
-use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
 use http::{HeaderName, Request};
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -65,38 +67,54 @@ fn sequential_id(prefix: &str, mut n: u64) -> Vec<u8> {
     id
 }
 
-/// Wraps `router` with request ids and per-request logging.
-pub fn layer(router: Router) -> Router {
-    router.layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(|req: &Request<_>| {
-                        let request_id = req
-                            .headers()
-                            .get(REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        info_span!(
-                            "request",
-                            method = %req.method(),
-                            path = %req.uri().path(),
-                            request_id = %request_id,
-                        )
-                    })
-                    .on_request(())
-                    .on_response(|res: &http::Response<_>, latency: Duration, _span: &Span| {
-                        tracing::info!(
-                            status = res.status().as_u16(),
-                            latency_ms = latency.as_secs_f64() * 1000.0,
-                            "served"
-                        );
-                    })
-                    .on_failure(()),
-            )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-    )
+/// Wraps the application with request ids and per-request logging.
+pub fn wrap<S>(
+    app: S,
+) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
+       + Clone
+       + Send
+       + Sync
+       + 'static
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    ServiceBuilder::new()
+        // The trace layer wraps the body (for its end-of-stream hooks); the server takes one
+        // body type.
+        .map_response(|response: http::Response<_>| response.map(Body::new))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let request_id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %request_id,
+                    )
+                })
+                .on_request(())
+                .on_response(|res: &http::Response<_>, latency: Duration, _span: &Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "served"
+                    );
+                })
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .service(app)
 }
 
 #[cfg(test)]

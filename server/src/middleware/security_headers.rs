@@ -7,16 +7,18 @@
 //! The header therefore never depends on the render's response options reaching the response;
 //! a page served without its nonce CSP loads dead (the browser blocks its hydration script).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use http::header::{
     CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 /// CSP for anything that is not a rendered page.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -33,8 +35,8 @@ pub fn page_csp(nonce: &str) -> String {
     )
 }
 
-/// Where a page render leaves the nonce its scripts carry, for [`apply`] to put in the CSP.
-/// Every request gets an empty one in its extensions; only a page render fills it.
+/// Where a page render leaves the nonce its scripts carry, for [`WithSecurityHeaders`] to put
+/// in the CSP. Every request gets an empty one in its extensions; only a page render fills it.
 #[derive(Debug, Clone, Default)]
 pub struct PageNonce(Arc<OnceLock<String>>);
 
@@ -49,7 +51,7 @@ impl PageNonce {
     }
 }
 
-/// Which optional headers apply to this deployment.
+/// Which optional headers apply to this deployment; as a [`Layer`], adds them all.
 #[derive(Debug, Clone, Copy)]
 pub struct SecurityHeaders {
     /// Served over https: add HSTS.
@@ -59,14 +61,76 @@ pub struct SecurityHeaders {
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
 const PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
 
+impl<S> Layer<S> for SecurityHeaders {
+    type Service = WithSecurityHeaders<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WithSecurityHeaders {
+            inner,
+            config: *self,
+        }
+    }
+}
+
+/// The service [`SecurityHeaders`] wraps around the whole application (outside the router, so
+/// a request pays for it once rather than once per route layer).
+#[derive(Debug, Clone)]
+pub struct WithSecurityHeaders<S> {
+    inner: S,
+    config: SecurityHeaders,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for WithSecurityHeaders<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = SecurityHeadersFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
+        let nonce = PageNonce::default();
+        req.extensions_mut().insert(nonce.clone());
+        SecurityHeadersFuture {
+            inner: self.inner.call(req),
+            nonce,
+            config: self.config,
+        }
+    }
+}
+
+pin_project! {
+    /// The wrapped service's answer, with the headers added.
+    pub struct SecurityHeadersFuture<F> {
+        #[pin]
+        inner: F,
+        nonce: PageNonce,
+        config: SecurityHeaders,
+    }
+}
+
+impl<F, ResBody, E> Future for SecurityHeadersFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        add_headers(response.headers_mut(), this.nonce, *this.config);
+        Poll::Ready(Ok(response))
+    }
+}
+
 /// Adds the headers. A handler that chose a CSP itself keeps it (the static error page);
 /// otherwise a page whose render left its nonce gets the page CSP, and anything else the CSP
 /// that allows nothing.
-pub async fn apply(State(cfg): State<SecurityHeaders>, mut req: Request, next: Next) -> Response {
-    let nonce = PageNonce::default();
-    req.extensions_mut().insert(nonce.clone());
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
+fn add_headers(headers: &mut HeaderMap, nonce: &PageNonce, cfg: SecurityHeaders) {
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
         let policy = nonce
             .get()
@@ -89,10 +153,9 @@ pub async fn apply(State(cfg): State<SecurityHeaders>, mut req: Request, next: N
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    response
 }
 
-fn is_html(headers: &http::HeaderMap) -> bool {
+fn is_html(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -103,6 +166,8 @@ fn is_html(headers: &http::HeaderMap) -> bool {
 mod tests {
     use super::*;
     use axum::body::Body;
+    use axum::extract::Request;
+    use axum::response::Response;
     use axum::routing::get;
     use axum::Router;
     use tower::ServiceExt;
@@ -124,10 +189,7 @@ mod tests {
     }
 
     async fn csp_of(router: Router, path: &str) -> String {
-        let router = router.layer(axum::middleware::from_fn_with_state(
-            SecurityHeaders { hsts: false },
-            apply,
-        ));
+        let router = router.layer(SecurityHeaders { hsts: false });
         let request = Request::get(path).body(Body::empty()).expect("request");
         let response = router.oneshot(request).await.expect("response");
         response.headers()[CONTENT_SECURITY_POLICY]
