@@ -217,8 +217,9 @@ pub struct UserChanges {
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "Tenants and people",
     params(("id" = String, Path, description = "The person's id or email")),
     request_body = UserChanges,
-    responses((status = 200, body = UserDetail), (status = 401, body = ErrorEnvelope),
-              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = UserDetail), (status = 400, body = ErrorEnvelope),
+              (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope)),
     security(("admin_api_key" = [])))]
 pub async fn update_user(
     State(state): State<AppState>,
