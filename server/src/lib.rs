@@ -35,6 +35,7 @@ use std::convert::Infallible;
 use std::sync::OnceLock;
 use tower::{Layer, Service};
 
+use crate::middleware::nul_guard::NulGuard;
 use crate::middleware::security_headers::SecurityHeaders;
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
@@ -48,10 +49,11 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// The whole HTTP application: the routes, and around them what every response gets
-/// (request id and log line, security headers). Those wrap the router once instead of being
-/// router layers, which axum applies to each route separately: every router layer is one more
-/// boxed service that each request clones (with everything beneath it) and calls.
+/// The whole HTTP application: the routes, and around them what every request and response
+/// gets (request id and log line, security headers, the refusal of a URL with a NUL). Those
+/// wrap the router once instead of being router layers, which axum applies to each route
+/// separately: every router layer is one more boxed service that each request clones (with
+/// everything beneath it) and calls.
 pub fn app(
     state: AppState,
     sessions: &SessionBackend,
@@ -63,7 +65,8 @@ pub fn app(
     let headers = SecurityHeaders {
         hsts: state.config.is_https(),
     };
-    middleware::request_log::wrap(headers.layer(router(state, sessions)))
+    let routes = NulGuard.layer(router(state, sessions));
+    middleware::request_log::wrap(headers.layer(routes))
 }
 
 /// The routes, each counted in the metrics.

@@ -213,12 +213,33 @@ async fn requests_carrying_nul_characters_get_the_protocol_s_error_on_every_back
             .send()
             .await
             .expect("jwks");
-        assert_eq!(res.status(), 400, "{}: no such issuer", db.url);
+        assert_eq!(res.status(), 400, "{}: a NUL in the URL", db.url);
+        assert_eq!(res.headers()["cache-control"], "no-store");
         let error: Value = res.json().await.expect("json");
         assert_eq!(error["error"], "invalid_request");
         assert!(error["error_description"]
             .as_str()
-            .is_some_and(|d| d.contains("no MCP server")));
+            .is_some_and(|d| d.contains("NUL")));
+        // A browser gets a page, with the headers every response carries.
+        for path in [
+            "/admin/agents/%00",
+            "/s/demo-notes/authorize?client_id=%00",
+            "/sign-in?journey=%00",
+        ] {
+            let res = browser()
+                .get(server.url(path))
+                .header("accept", "text/html,application/xhtml+xml")
+                .send()
+                .await
+                .expect("page");
+            assert_eq!(res.status(), 400, "{}: {path}", db.url);
+            assert!(res.headers()["content-type"]
+                .to_str()
+                .is_ok_and(|t| t.starts_with("text/html")));
+            assert!(res.headers().contains_key("x-request-id"));
+            assert_eq!(res.headers()["x-frame-options"], "DENY");
+            assert!(res.text().await.expect("html").contains("NUL character"));
+        }
 
         let res = client()
             .post(server.url("/s/demo-notes/register"))

@@ -115,6 +115,34 @@ async fn mcp_servers_are_managed_through_the_api() {
             "{}: {body}",
             db.url
         );
+        // A `%00` in a path or query failed the lookup on PostgreSQL (500); it is refused
+        // before any handler runs.
+        for (method, path) in [
+            (Method::GET, "/api/v1/mcp-servers/%00"),
+            (Method::DELETE, "/api/v1/mcp-servers/demo%00notes"),
+            (Method::GET, "/api/v1/users?q=%00"),
+            (Method::GET, "/api/v1/agents?mcp_server=a%00"),
+            (Method::GET, "/api/v1/audit/events?agent=%00"),
+            (Method::GET, "/api/v1/policies?cursor=%00"),
+        ] {
+            let (status, body) = call(&server, method, path, Some(&read), None).await;
+            assert_eq!(
+                (status, body["error"]["code"].clone()),
+                (400, json!("bad_request")),
+                "{}: {path}: {body}",
+                db.url
+            );
+        }
+        let (status, _) = call(
+            &server,
+            Method::GET,
+            "/api/v1/mcp-servers/demo-notes",
+            Some(&read),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "the server is still there");
+
         let mut mistyped = server_body("calendar");
         mistyped["scopes"][1]["sensitive"] = json!("yes");
         let (status, body) = call(
