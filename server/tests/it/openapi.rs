@@ -97,13 +97,14 @@ async fn the_document_lists_every_route_and_each_wants_a_key() {
                 operation["responses"]["401"].is_object(),
                 "{method} {path} documents 401"
             );
-            // A body can always be refused (unreadable JSON, a wrong type, a NUL character).
-            if operation.get("requestBody").is_some() {
-                assert!(
-                    operation["responses"]["400"].is_object(),
-                    "{method} {path} takes a body and documents 400"
-                );
-            }
+            // Any request can be refused as unreadable (a URL carrying a NUL; a body that is
+            // not JSON, has a wrong type or a NUL).
+            assert!(
+                operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with("/ErrorEnvelope")),
+                "{method} {path} documents 400"
+            );
         }
     }
     let mut expected: Vec<(String, String)> = ROUTES

@@ -5,6 +5,7 @@
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{agents, audit, connections, hooks, mcp_servers, people, policies, sso};
@@ -39,7 +40,7 @@ use super::{agents, audit, connections, hooks, mcp_servers, people, policies, ss
         people::password_link, people::reset_mfa, people::set_membership,
         people::remove_membership,
     ),
-    modifiers(&ApiKeyAuth),
+    modifiers(&ApiKeyAuth, &UnreadableRequests),
     tags(
         (name = "MCP servers", description = "The MCP servers Mandate issues tokens for, and their scopes"),
         (name = "Agents", description = "OAuth clients: manual, self-registered (DCR) and CIMD"),
@@ -66,6 +67,43 @@ impl Modify for ApiKeyAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents on every operation the `400 bad_request` any request can get: a URL carrying a
+/// NUL character is refused before any handler runs (`middleware::nul_guard`), whatever the
+/// operation's own annotation lists.
+struct UnreadableRequests;
+
+impl Modify for UnreadableRequests {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bad_request = || {
+            ResponseBuilder::new()
+                .description("The request cannot be read")
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("400".to_owned())
+                    .or_insert_with(|| bad_request().into());
+            }
+        }
     }
 }
 
