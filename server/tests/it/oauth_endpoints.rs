@@ -168,7 +168,7 @@ async fn authorize_renders_a_page_for_unknown_clients_and_bad_redirects_and_neve
 }
 
 #[tokio::test]
-async fn requests_carrying_nul_characters_get_the_protocol_s_error_on_every_backend() {
+async fn unreadable_requests_get_the_protocol_s_error_on_every_backend() {
     // A `%00` reaches the lookups and the audit event of a refused request; PostgreSQL's text
     // can neither store nor look one up, which once made these answers 500s there.
     for db in each_backend().await {
@@ -220,6 +220,12 @@ async fn requests_carrying_nul_characters_get_the_protocol_s_error_on_every_back
         assert!(error["error_description"]
             .as_str()
             .is_some_and(|d| d.contains("NUL")));
+        for path in ["/s/%FF/jwks.json", "/s/demo-notes/register/%C3"] {
+            let res = client().get(server.url(path)).send().await.expect("get");
+            assert_eq!(res.status(), 400, "{}: {path}", db.url);
+            let error: Value = res.json().await.expect("RFC 6749 §5.2 JSON");
+            assert_eq!(error["error"], "invalid_request", "{path}");
+        }
         // A browser gets a page, with the headers every response carries.
         for path in [
             "/admin/agents/%00",
@@ -390,6 +396,34 @@ async fn token_endpoint_errors_are_rfc_6749_json_and_never_cached() {
         let body: Value = res.json().await.expect("json");
         assert_eq!(body["error"], error, "{form:?}");
         assert!(body["error_description"].is_string());
+    }
+    // Parameters not sent as a form (RFC 6749 §3.2) are a malformed request in §5.2's JSON on
+    // every endpoint that takes a form, not axum's plain-text 415.
+    for path in [
+        "/s/demo-notes/token",
+        "/s/demo-notes/revoke",
+        "/s/demo-notes/introspect",
+    ] {
+        for (content_type, body) in [
+            (
+                Some("application/json"),
+                r#"{"grant_type":"client_credentials"}"#,
+            ),
+            (None, ""),
+        ] {
+            let mut request = client().post(server.url(path)).body(body);
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let res = request.send().await.expect("post");
+            assert_eq!(res.status(), 400, "{path} {content_type:?}");
+            assert_eq!(res.headers()["cache-control"], "no-store");
+            let error: Value = res.json().await.expect("RFC 6749 §5.2 JSON");
+            assert_eq!(error["error"], "invalid_request", "{path} {content_type:?}");
+            assert!(error["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("x-www-form-urlencoded")));
+        }
     }
     server.stop().await;
 }

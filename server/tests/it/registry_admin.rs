@@ -115,8 +115,8 @@ async fn mcp_servers_are_managed_through_the_api() {
             "{}: {body}",
             db.url
         );
-        // A `%00` in a path or query failed the lookup on PostgreSQL (500); it is refused
-        // before any handler runs.
+        // A `%00` in a path or query failed the lookup on PostgreSQL (500), a path that is not
+        // UTF-8 got axum's plain-text 400; both are refused before any handler runs.
         for (method, path) in [
             (Method::GET, "/api/v1/mcp-servers/%00"),
             (Method::DELETE, "/api/v1/mcp-servers/demo%00notes"),
@@ -124,6 +124,7 @@ async fn mcp_servers_are_managed_through_the_api() {
             (Method::GET, "/api/v1/agents?mcp_server=a%00"),
             (Method::GET, "/api/v1/audit/events?agent=%00"),
             (Method::GET, "/api/v1/policies?cursor=%00"),
+            (Method::GET, "/api/v1/users/%FF"),
         ] {
             let (status, body) = call(&server, method, path, Some(&read), None).await;
             assert_eq!(

@@ -70,9 +70,9 @@ impl Modify for ApiKeyAuth {
     }
 }
 
-/// Documents on every operation the `400 bad_request` any request can get: a URL carrying a
-/// NUL character is refused before any handler runs (`middleware::nul_guard`), whatever the
-/// operation's own annotation lists.
+/// Documents on every operation the `400 bad_request` any request can get: a URL that cannot
+/// be read as text is refused before any handler runs (`middleware::unreadable_url`),
+/// whatever the operation's own annotation lists.
 struct UnreadableRequests;
 
 impl Modify for UnreadableRequests {

@@ -10,15 +10,18 @@ mod revoke;
 mod token;
 mod token_exchange;
 
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, Method};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Form, Router};
 use mandate_core::oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use mandate_core::oauth::OAuthError;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::error::JsonError;
 use crate::state::{AppState, ServerEntry};
 
 pub use journey::SIGN_IN_PATH;
@@ -121,6 +124,31 @@ pub fn page_router() -> Router<AppState> {
         .route("/passkeys/sign-in/finish", post(passkeys::sign_in_finish))
         .route("/passkeys/verify/start", post(passkeys::verify_start))
         .route("/passkeys/verify/finish", post(passkeys::verify_finish))
+}
+
+/// The form parameters of a POST to the token, revocation or introspection endpoint, in order.
+/// A body that is not `application/x-www-form-urlencoded` (RFC 6749 §3.2: "The client MUST
+/// use ... application/x-www-form-urlencoded") is an `invalid_request` in §5.2's JSON, not the
+/// plain-text 415 of axum's own extractor, which OAuth clients cannot read.
+pub struct OAuthForm(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = JsonError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Form::<Vec<(String, String)>>::from_request(req, state).await {
+            Ok(Form(pairs)) => Ok(Self(pairs)),
+            Err(FormRejection::InvalidFormContentType(_)) => {
+                Err(JsonError(OAuthError::invalid_request(
+                    "the parameters must be sent as application/x-www-form-urlencoded",
+                )))
+            }
+            Err(e) => Err(JsonError(OAuthError::invalid_request(format!(
+                "the form body cannot be read: {}",
+                e.body_text()
+            )))),
+        }
+    }
 }
 
 /// The MCP server of an issuer slug, with its scopes (cached briefly).

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
+use axum::Json;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::ids::UserId;
 use mandate_core::model::ClientType;
@@ -13,8 +13,8 @@ use mandate_core::oauth::revocation::{revoke as revoke_token, Revoked};
 use mandate_core::oauth::{ErrorCode, OAuthError};
 use serde_json::json;
 
-use super::server_by_slug;
 use super::token::client_request;
+use super::{server_by_slug, OAuthForm};
 use crate::error::{no_store, JsonError};
 use crate::request_context::Caller;
 use crate::state::AppState;
@@ -24,7 +24,7 @@ pub async fn revoke(
     Path(slug): Path<String>,
     caller: Caller,
     headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
+    OAuthForm(pairs): OAuthForm,
 ) -> Result<Response, JsonError> {
     let (entry, params, client) = client_request(&state, &slug, &headers, pairs).await?;
     let server = &entry.server;
@@ -60,7 +60,7 @@ pub async fn introspect(
     Path(slug): Path<String>,
     caller: Caller,
     headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
+    OAuthForm(pairs): OAuthForm,
 ) -> Result<Response, JsonError> {
     let (entry, params, client) = client_request(&state, &slug, &headers, pairs).await?;
     let server = &entry.server;

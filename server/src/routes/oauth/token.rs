@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Form;
 use mandate_core::ids::AgentId;
 use mandate_core::model::{Agent, McpServer};
 use mandate_core::oauth::client_auth::{authenticate, PresentedClient};
@@ -11,7 +10,7 @@ use mandate_core::oauth::grants::{exchange, TokenContext};
 use mandate_core::oauth::params::{Params, TokenRequest};
 use mandate_core::oauth::OAuthError;
 
-use super::server_by_slug;
+use super::{server_by_slug, OAuthForm};
 use crate::error::{no_store, JsonError};
 use crate::request_context::Caller;
 use crate::state::{AppState, ServerEntry};
@@ -22,7 +21,7 @@ pub async fn token(
     Path(slug): Path<String>,
     caller: Caller,
     headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
+    OAuthForm(pairs): OAuthForm,
 ) -> Result<Response, JsonError> {
     let (entry, params, client) = client_request(&state, &slug, &headers, pairs).await?;
     let server = &entry.server;

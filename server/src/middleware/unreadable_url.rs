@@ -1,8 +1,11 @@
-//! No request whose URL carries a NUL character (`%00`, in its path or its query) reaches a
-//! handler. Nothing Mandate reads from a URL (ids, slugs, emails, scopes, filters, cursors,
-//! OAuth parameters) may hold one, and PostgreSQL's text can neither store nor compare one: a
+//! No request whose URL cannot be read as text reaches a handler: a URL carrying a NUL
+//! character (`%00`, in its path or its query), or a path that is not UTF-8 once decoded.
+//! Nothing Mandate reads from a URL (ids, slugs, emails, scopes, filters, cursors, OAuth
+//! parameters) may hold a NUL, and PostgreSQL's text can neither store nor compare one: a
 //! lookup with it fails the whole query, which answered 500 where SQLite answered "not found".
-//! Refusing at the edge covers every route, present and future, in one place.
+//! A path segment that is not UTF-8 made axum's path extractor answer in plain text, which
+//! neither OAuth clients nor the admin API's callers read. Refusing at the edge covers every
+//! route, present and future, in one place.
 //!
 //! The refusal speaks the caller's format: the admin API's error envelope under `/api/v1/`, a
 //! readable page for a browser (`Accept: text/html`), and otherwise RFC 6749 §5.2 JSON
@@ -16,17 +19,18 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
 use mandate_core::oauth::OAuthError;
+use percent_encoding::percent_decode_str;
 use tower::{Layer, Service};
 
 use crate::error::JsonError;
 use crate::pages::error_page;
 use crate::routes::api_v1::ApiError;
 
-/// Refuses requests whose URL carries a NUL character.
+/// Refuses requests whose URL cannot be read as text.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct NulGuard;
+pub struct RefuseUnreadableUrls;
 
-impl<S> Layer<S> for NulGuard {
+impl<S> Layer<S> for RefuseUnreadableUrls {
     type Service = Guarded<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
@@ -34,7 +38,7 @@ impl<S> Layer<S> for NulGuard {
     }
 }
 
-/// A service behind [`NulGuard`].
+/// A service behind [`RefuseUnreadableUrls`].
 #[derive(Debug, Clone)]
 pub struct Guarded<S> {
     inner: S,
@@ -53,7 +57,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        if carries_nul(req.uri()) {
+        if carries_nul(req.uri()) || !path_is_utf8(req.uri().path()) {
             Either::Left(ready(Ok(refusal(&req))))
         } else {
             Either::Right(self.inner.call(req))
@@ -68,8 +72,14 @@ fn carries_nul(uri: &axum::http::Uri) -> bool {
     holds(uri.path()) || uri.query().is_some_and(holds)
 }
 
+/// Whether the path is UTF-8 text once percent-decoded.
+fn path_is_utf8(path: &str) -> bool {
+    !path.contains('%') || percent_decode_str(path).decode_utf8().is_ok()
+}
+
 fn refusal<B>(req: &Request<B>) -> Response {
-    const MESSAGE: &str = "The URL must not contain NUL characters (%00).";
+    const MESSAGE: &str =
+        "The URL cannot be read: it contains a NUL character (%00) or a path that is not UTF-8.";
     if req.uri().path().starts_with("/api/v1/") {
         return ApiError::BadRequest(MESSAGE.to_owned()).into_response();
     }
@@ -82,8 +92,8 @@ fn refusal<B>(req: &Request<B>) -> Response {
         error_page(
             StatusCode::BAD_REQUEST,
             "This address cannot be read",
-            "It contains a NUL character (%00), which no page of Mandate takes. \
-             Check the link you followed.",
+            "It contains a NUL character (%00) or characters that are not text, which no page \
+             of Mandate takes. Check the link you followed.",
         )
     } else {
         JsonError(OAuthError::invalid_request(MESSAGE)).into_response()
@@ -92,7 +102,7 @@ fn refusal<B>(req: &Request<B>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::carries_nul;
+    use super::{carries_nul, path_is_utf8};
 
     #[test]
     fn only_an_encoded_nul_in_the_path_or_query_counts() {
@@ -108,5 +118,15 @@ mod tests {
         );
         assert!(!nul("/s/demo-notes/token"));
         assert!(!nul("/x?q=%0A%01"));
+    }
+
+    #[test]
+    fn a_path_must_decode_to_utf8() {
+        assert!(path_is_utf8("/s/demo-notes/token"));
+        assert!(path_is_utf8("/admin/users/j%C3%BCrgen%40example.com"));
+        assert!(path_is_utf8("/a%2Fb"));
+        assert!(!path_is_utf8("/s/%FF/token"));
+        assert!(!path_is_utf8("/api/v1/users/%C3"), "a truncated sequence");
+        assert!(!path_is_utf8("/api/v1/users/%ED%A0%80"), "a surrogate");
     }
 }
