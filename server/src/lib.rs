@@ -36,7 +36,7 @@ use std::sync::OnceLock;
 use tower::{Layer, Service};
 
 use crate::middleware::security_headers::SecurityHeaders;
-use crate::middleware::unreadable_url::RefuseUnreadableUrls;
+use crate::middleware::unreadable_request::RefuseUnreadableRequests;
 use crate::sessions::SessionBackend;
 use crate::state::AppState;
 
@@ -50,8 +50,8 @@ fn page_routes() -> Vec<AxumRouteListing> {
 }
 
 /// The whole HTTP application: the routes, and around them what every request and response
-/// gets (request id and log line, security headers, the refusal of an unreadable URL). Those
-/// wrap the router once instead of being router layers, which axum applies to each route
+/// gets (request id and log line, security headers, the refusal of an unreadable request).
+/// Those wrap the router once instead of being router layers, which axum applies to each route
 /// separately: every router layer is one more boxed service that each request clones (with
 /// everything beneath it) and calls.
 pub fn app(
@@ -65,7 +65,7 @@ pub fn app(
     let headers = SecurityHeaders {
         hsts: state.config.is_https(),
     };
-    let routes = RefuseUnreadableUrls.layer(router(state, sessions));
+    let routes = RefuseUnreadableRequests.layer(router(state, sessions));
     middleware::request_log::wrap(headers.layer(routes))
 }
 

@@ -1,8 +1,8 @@
 //! Cross-cutting layers: security headers, request ids with per-request log lines, the refusal
-//! of URLs that cannot be read as text.
+//! of requests that cannot be read as text.
 
 pub mod account_state;
 pub mod rate_limit;
 pub mod request_log;
 pub mod security_headers;
-pub mod unreadable_url;
+pub mod unreadable_request;

@@ -664,3 +664,37 @@ fn hidden_marker(html: &str, testid: &str) -> String {
     let close = html[open..].find('<').expect("text end") + open;
     html[open..close].trim().to_owned()
 }
+
+#[tokio::test]
+async fn a_server_function_called_with_a_nul_is_refused_on_every_backend() {
+    // The console's screens are server functions the hydrated app calls with `POST /api/{name}`;
+    // a `%00` in their arguments reached PostgreSQL's text and answered 500 there.
+    for db in each_backend().await {
+        let (server, password) = demo_server(&db).await;
+        let (b, _, _) = keys(&server, &password).await;
+        let call = |body: &'static str| {
+            b.post(server.url("/api/agents_screen"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+        };
+        let res = call("query[fields][q]=demo").await.expect("call");
+        assert_eq!(res.status(), 200, "{}", db.url);
+        assert!(res.text().await.expect("body").contains("demo-agent"));
+        for body in [
+            "query[fields][q]=%00",
+            "query[fields][mcp_server]=demo%00notes",
+        ] {
+            let res = call(body).await.expect("call");
+            assert_eq!(res.status(), 400, "{}: {body}", db.url);
+            let error: Value = res.json().await.expect("json");
+            assert!(
+                error["error_description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("NUL")),
+                "{error}"
+            );
+        }
+        server.stop().await;
+    }
+}

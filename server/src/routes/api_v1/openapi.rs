@@ -71,7 +71,7 @@ impl Modify for ApiKeyAuth {
 }
 
 /// Documents on every operation the `400 bad_request` any request can get: a URL that cannot
-/// be read as text is refused before any handler runs (`middleware::unreadable_url`),
+/// be read as text is refused before any handler runs (`middleware::unreadable_request`),
 /// whatever the operation's own annotation lists.
 struct UnreadableRequests;
 
