@@ -99,14 +99,19 @@ fn is_server_fn_call<B>(req: &Request<B>) -> bool {
 
 /// Whether a form body decodes to text with a NUL (or holds the byte itself).
 fn form_carries_nul(body: &[u8]) -> bool {
-    body.contains(&0) || body.windows(3).any(|w| w == b"%00")
+    body.contains(&0) || holds_encoded_nul(body)
 }
 
 /// Whether the URL decodes to text with a NUL. A NUL can only arrive percent-encoded (the
-/// request line cannot hold the byte), and `%00` is the only encoding of it.
+/// request line cannot hold the byte).
 fn carries_nul(uri: &axum::http::Uri) -> bool {
-    let holds = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
-    holds(uri.path()) || uri.query().is_some_and(holds)
+    holds_encoded_nul(uri.path().as_bytes())
+        || uri.query().is_some_and(|q| holds_encoded_nul(q.as_bytes()))
+}
+
+/// Whether percent-encoded text holds `%00`, the only encoding of a NUL.
+fn holds_encoded_nul(text: &[u8]) -> bool {
+    text.windows(3).any(|w| w == b"%00")
 }
 
 /// Whether the path is UTF-8 text once percent-decoded.
