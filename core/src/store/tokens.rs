@@ -199,9 +199,11 @@ pub(crate) async fn write_issuances(
 }
 
 /// Revokes, inside `tx`, the live token families whose columns equal the given values
-/// (`matching`: `token_families` columns, literals of the caller), with `reason`, and every
-/// access token issued under the matching families: a revoked family leaves nothing usable
-/// behind. Returns how many families this revoked. The caller commits, then calls
+/// (`matching`: `token_families` columns, literals of the caller), with `reason`. A revoked
+/// family leaves nothing usable behind: its refresh tokens are read with it, and so are its
+/// access tokens ([`Store::access_token_revoked`]), so their rows are not updated one by one
+/// (which would need an index of tokens by family, written at a random place by every issuance:
+/// see migration 0012). Returns how many families this revoked. The caller commits, then calls
 /// [`Store::tokens_revoked`].
 pub(crate) async fn revoke_families_where(
     tx: &mut sqlx::AnyConnection,
@@ -216,15 +218,6 @@ pub(crate) async fn revoke_families_where(
         .collect::<Vec<_>>()
         .join(" AND ");
     let at = matching.len() + 1;
-    let access = format!(
-        "UPDATE access_tokens SET revoked_at = ${at}
-         WHERE revoked_at IS NULL AND family_id IN (SELECT id FROM token_families WHERE {filter})"
-    );
-    let mut query = sqlx::query(&access);
-    for (_, value) in matching {
-        query = query.bind(*value);
-    }
-    query.bind(now).execute(&mut *tx).await?;
     let families = format!(
         "UPDATE token_families SET revoked_at = ${at}, revoked_reason = ${}
          WHERE {filter} AND revoked_at IS NULL",
@@ -406,7 +399,8 @@ impl Store {
         .transpose()
     }
 
-    /// Whether an issued access token has been revoked (itself or through its family).
+    /// Whether an issued access token has been revoked: itself, or through its family (revoked,
+    /// or gone: a token whose family no longer exists counts as revoked).
     /// `None` if Mandate has no record of the jti.
     /// A "not revoked" answer is remembered for a moment (see `live_tokens`: any revocation
     /// through this store retires it at once; one through another instance, within a second).
@@ -415,14 +409,19 @@ impl Store {
             return Ok(Some(false));
         }
         let epoch = self.live_tokens.epoch();
-        let row: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT a.revoked_at, f.revoked_at FROM access_tokens a
-             LEFT JOIN token_families f ON f.id = a.family_id WHERE a.jti = $1",
+        // The token's own revocation time, its family id, and the family's id and revocation
+        // time as found (no family found: both `None`).
+        type Revocations = (Option<i64>, Option<String>, Option<String>, Option<i64>);
+        let row: Option<Revocations> = sqlx::query_as(
+            "SELECT a.revoked_at, a.family_id, f.id, f.revoked_at FROM access_tokens a
+                 LEFT JOIN token_families f ON f.id = a.family_id WHERE a.jti = $1",
         )
         .bind(jti)
         .fetch_optional(&self.pool)
         .await?;
-        let revoked = row.map(|(own, family)| own.is_some() || family.is_some());
+        let revoked = row.map(|(own, family_id, family, family_revoked)| {
+            own.is_some() || family_revoked.is_some() || (family_id.is_some() && family.is_none())
+        });
         if revoked == Some(false) {
             self.live_tokens.remember(jti, epoch);
         }

@@ -485,6 +485,63 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 }
 
 #[tokio::test]
+async fn a_familys_tokens_end_with_the_family_revoked_or_deleted_without_touching_their_rows() {
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let first = f
+            .redeem(&f.code("notes.read").await, VERIFIER, NOW)
+            .await
+            .expect("tokens");
+        let rt = first.refresh_token.expect("rt");
+        let jti = f.claims(&first.access_token, NOW).jti;
+        let family = f.refresh_state(&rt).await.family.id;
+        assert_eq!(
+            f.store.access_token_revoked(&jti).await.expect("state"),
+            Some(false)
+        );
+        f.store
+            .revoke_family(&family, "test", NOW + 1)
+            .await
+            .expect("revoke");
+        assert_eq!(
+            f.store.access_token_revoked(&jti).await.expect("state"),
+            Some(true),
+            "revoked through its family"
+        );
+        assert_eq!(
+            f.rows("SELECT COUNT(*) FROM access_tokens WHERE revoked_at IS NOT NULL")
+                .await,
+            0,
+            "revoking a family writes the family's row only"
+        );
+
+        // A family that is gone (its agent or server deleted) leaves nothing usable either.
+        let second = f
+            .redeem(&f.code("notes.read").await, VERIFIER, NOW)
+            .await
+            .expect("tokens");
+        let rt = second.refresh_token.expect("rt");
+        let jti = f.claims(&second.access_token, NOW).jti;
+        let family = f.refresh_state(&rt).await.family.id;
+        sqlx::query("DELETE FROM token_families WHERE id = $1")
+            .bind(&family)
+            .execute(f.store.pool())
+            .await
+            .expect("delete the family");
+        assert_eq!(
+            f.store.access_token_revoked(&jti).await.expect("state"),
+            Some(true),
+            "a token of a deleted family counts as revoked"
+        );
+        let err = f
+            .refresh(&rt, None, NOW + 1000)
+            .await
+            .expect_err("the family is gone");
+        assert_eq!(err.code, ErrorCode::InvalidGrant);
+    }
+}
+
+#[tokio::test]
 async fn refresh_may_narrow_but_never_widen_scope() {
     for db in each_backend().await {
         let f = fixture(db).await;
