@@ -199,6 +199,7 @@ pub async fn serve(
         .spawn_expiry_sweeper(Duration::from_secs(600));
     let key_watcher = spawn_key_watcher(&prepared.state, Duration::from_secs(30));
     let pruner = spawn_audit_pruner(&prepared.state, Duration::from_secs(3600));
+    let token_sweeper = spawn_token_sweeper(&prepared.state, Duration::from_secs(3600));
     let upkeep = crate::metrics::spawn_upkeep(Duration::from_secs(5));
     let vault_refresher = crate::vault_refresh::spawn(
         &prepared.state,
@@ -234,6 +235,7 @@ pub async fn serve(
     sweeper.abort();
     key_watcher.abort();
     pruner.abort();
+    token_sweeper.abort();
     upkeep.abort();
     vault_refresher.abort();
     for task in [forwarder, checkpointer, metrics].into_iter().flatten() {
@@ -267,6 +269,29 @@ fn spawn_audit_pruner(state: &AppState, period: Duration) -> tokio::task::JoinHa
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "audit pruning failed; will retry"),
+            }
+        }
+    })
+}
+
+/// Deletes expired tokens, authorizations and password links at start and then every `period`
+/// (`mandate_core::store::token_sweep` has the rules).
+fn spawn_token_sweeper(state: &AppState, period: Duration) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            match state.store.sweep_expired_tokens(state.now()).await {
+                Ok(report) if report.total() > 0 => tracing::info!(
+                    access_tokens = report.access_tokens,
+                    refresh_tokens = report.refresh_tokens,
+                    authorizations = report.families,
+                    password_links = report.password_links,
+                    "swept expired tokens"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweeping expired tokens failed; will retry"),
             }
         }
     })

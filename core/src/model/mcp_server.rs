@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use crate::clock::UnixMillis;
 use crate::ids::McpServerId;
 
+/// The longest access-token lifetime an MCP server may set (a day). Tokens are signed with at
+/// most this, and the token sweep counts on it: a day after an authorization's end, every
+/// access token issued under it has expired (`crate::store::token_sweep`).
+pub const MAX_ACCESS_TOKEN_TTL_SECS: i64 = 24 * 3600;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpServer {

@@ -20,6 +20,7 @@ pub mod policies;
 pub mod signing_keys;
 pub mod sso;
 pub mod tenants;
+pub mod token_sweep;
 pub mod tokens;
 pub mod users;
 mod where_clause;

@@ -117,7 +117,7 @@ const LIFETIMES: [(&str, i64, i64, &str); 5] = [
     (
         "access_token_ttl_secs",
         MINUTE,
-        DAY,
+        crate::model::mcp_server::MAX_ACCESS_TOKEN_TTL_SECS,
         "between 60 seconds and one day",
     ),
     (

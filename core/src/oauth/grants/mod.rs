@@ -161,7 +161,12 @@ struct Minted {
 /// Signs the access token and creates the refresh token of `grant`; records nothing.
 fn mint(ctx: &TokenContext<'_>, grant: &Grant<'_>) -> Result<Minted, OAuthError> {
     let now_s = ctx.now / 1000;
-    let ttl = ctx.server.access_token_ttl_secs.max(1);
+    // Clamped as well as validated: the token sweep deletes an authorization a day after its
+    // end, counting on no access token of it living longer (`store::token_sweep`).
+    let ttl = ctx
+        .server
+        .access_token_ttl_secs
+        .clamp(1, crate::model::mcp_server::MAX_ACCESS_TOKEN_TTL_SECS);
     // Time-ordered (UUIDv7): each new row lands at the right edge of the access_tokens key
     // index instead of on a random page, which a random id would dirty (and re-read) per insert.
     let jti = uuid::Uuid::now_v7().to_string();

@@ -91,6 +91,13 @@ async fn still_usable(
     client: &Agent,
     state: &RefreshState,
 ) -> Result<(), OAuthError> {
+    // Expiry first, rotated or not: a token past its lifetime is refused the same way whether
+    // or not its row is still there (the token sweep deletes it then, `store::token_sweep`),
+    // so reuse is detected, and the family revoked, for as long as the token itself would
+    // have lived (RFC 9700 §4.14.2).
+    if state.expires_at <= ctx.now {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
     if let Some(rotated_at) = state.rotated_at {
         // The same token presented again within a moment of its rotation is a concurrent retry
         // by the client (two requests in flight, a retried timeout): refused, family kept.
@@ -105,9 +112,6 @@ async fn still_usable(
             .await?;
         }
         return Err(already_used());
-    }
-    if state.expires_at <= ctx.now {
-        return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
     let family = &state.family;
     if family.revoked_at.is_some() {

@@ -542,6 +542,97 @@ async fn a_familys_tokens_end_with_the_family_revoked_or_deleted_without_touchin
 }
 
 #[tokio::test]
+async fn the_sweep_deletes_what_can_no_longer_be_presented_and_keeps_reuse_detection() {
+    use crate::store::token_sweep::SweepReport;
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    for db in each_backend().await {
+        let f = fixture(db).await;
+        let a1 = f.refresh_token("notes.read").await;
+        let a2 = f.refresh(&a1, None, NOW + 1000).await.expect("a2");
+        let a2 = a2.refresh_token.expect("rt");
+        let b1 = f.refresh_token("notes.read").await;
+        let b2 = f.refresh(&b1, None, NOW + 1000).await.expect("b2");
+        let b2 = b2.refresh_token.expect("rt");
+        let cc = TokenRequest::ClientCredentials {
+            scope: None,
+            resource: None,
+        };
+        exchange(&f.ctx(NOW), &f.confidential, cc)
+            .await
+            .expect("cc");
+        for (hash, expires_at) in [("expired-link", NOW + 1000), ("live-link", NOW + 100 * DAY)] {
+            sqlx::query(
+                "INSERT INTO password_links (token_hash, user_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(hash)
+            .bind(f.user.id.to_string())
+            .bind(NOW)
+            .bind(expires_at)
+            .execute(f.store.pool())
+            .await
+            .expect("link");
+        }
+        let sweep = |at: i64| {
+            let store = f.store.clone();
+            async move { store.sweep_expired_tokens(at).await.expect("sweep") }
+        };
+
+        // Two hours on: every access token has expired, no refresh token has.
+        let s1 = NOW + 2 * HOUR;
+        let report = SweepReport {
+            access_tokens: 5,
+            refresh_tokens: 0,
+            families: 0,
+            password_links: 1,
+        };
+        assert_eq!(sweep(s1).await, report);
+        assert_eq!(sweep(s1).await, SweepReport::default(), "nothing twice");
+        // A rotated token that has not expired is still there to reveal its reuse.
+        f.refresh(&b1, None, s1).await.expect_err("reuse");
+        assert_eq!(f.events("token.refresh_reuse_detected").await, 1);
+        f.refused_issuing_nothing(&b2, s1, "revoked").await;
+        let a3 = f.refresh(&a2, None, s1).await.expect("a3");
+        let a3 = a3.refresh_token.expect("rt");
+
+        // Past the sliding lifetime of the first four refresh tokens: a rotated one is refused
+        // as expired, its family kept, the same before and after its row is swept.
+        let s2 = NOW + 14 * DAY + 90 * 60_000;
+        f.refused_issuing_nothing(&a1, s2, "expired").await;
+        assert_eq!(sweep(s2).await.refresh_tokens, 4);
+        f.refused_issuing_nothing(&a1, s2, "not valid").await;
+        assert_eq!(f.events("token.refresh_reuse_detected").await, 1);
+        let a4 = f.refresh(&a3, None, s2).await.expect("the family lives on");
+        assert!(a4.refresh_token.is_some());
+
+        // A day past the families' absolute lifetime: they go, with their codes and tokens.
+        let s3 = NOW + 91 * DAY + 2 * HOUR;
+        let report = SweepReport {
+            access_tokens: 1,
+            refresh_tokens: 2,
+            families: 2,
+            password_links: 0,
+        };
+        assert_eq!(sweep(s3).await, report);
+        for table in [
+            "access_tokens",
+            "refresh_tokens",
+            "token_families",
+            "authorization_codes",
+        ] {
+            let count = format!("SELECT COUNT(*) FROM {table}");
+            assert_eq!(f.rows(&count).await, 0, "{table}");
+        }
+        assert_eq!(
+            f.rows("SELECT COUNT(*) FROM password_links").await,
+            1,
+            "the live link stays"
+        );
+    }
+}
+
+#[tokio::test]
 async fn refresh_may_narrow_but_never_widen_scope() {
     for db in each_backend().await {
         let f = fixture(db).await;
