@@ -25,8 +25,8 @@
 //! expiry. Refresh tokens have none: the chained-refresh benchmark wrote 13 % longer audit
 //! commits with one (1.20 ms against 1.06 ms a batch, interleaved runs), each refresh adding an
 //! entry to it. They are read instead a page of the primary key at a time, each page's expired
-//! rows deleted by one ranged statement, so a sweep reads the table once, outside the write
-//! lock but for a page at a time.
+//! rows deleted by one ranged statement, so a sweep reads the table once and holds the write
+//! lock only while it deletes from one page.
 
 use std::time::Duration;
 
