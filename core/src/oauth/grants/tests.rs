@@ -201,6 +201,19 @@ impl Fixture {
             .expect("rt")
     }
 
+    /// A fresh authorization of `notes.read`, its code redeemed at `NOW`: its refresh token, the
+    /// jti of its access token, and its family's id.
+    async fn authorization(&self) -> (String, String, String) {
+        let tokens = self
+            .redeem(&self.code("notes.read").await, VERIFIER, NOW)
+            .await
+            .expect("tokens");
+        let rt = tokens.refresh_token.expect("rt");
+        let jti = self.claims(&tokens.access_token, NOW).jti;
+        let family = self.refresh_state(&rt).await.family.id;
+        (rt, jti, family)
+    }
+
     /// The stored state of refresh token `rt`.
     async fn refresh_state(&self, rt: &str) -> RefreshState {
         self.store
@@ -488,13 +501,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 async fn a_familys_tokens_end_with_the_family_revoked_or_deleted_without_touching_their_rows() {
     for db in each_backend().await {
         let f = fixture(db).await;
-        let first = f
-            .redeem(&f.code("notes.read").await, VERIFIER, NOW)
-            .await
-            .expect("tokens");
-        let rt = first.refresh_token.expect("rt");
-        let jti = f.claims(&first.access_token, NOW).jti;
-        let family = f.refresh_state(&rt).await.family.id;
+        let (_, jti, family) = f.authorization().await;
         assert_eq!(
             f.store.access_token_revoked(&jti).await.expect("state"),
             Some(false)
@@ -516,13 +523,7 @@ async fn a_familys_tokens_end_with_the_family_revoked_or_deleted_without_touchin
         );
 
         // A family that is gone (its agent or server deleted) leaves nothing usable either.
-        let second = f
-            .redeem(&f.code("notes.read").await, VERIFIER, NOW)
-            .await
-            .expect("tokens");
-        let rt = second.refresh_token.expect("rt");
-        let jti = f.claims(&second.access_token, NOW).jti;
-        let family = f.refresh_state(&rt).await.family.id;
+        let (rt, jti, family) = f.authorization().await;
         sqlx::query("DELETE FROM token_families WHERE id = $1")
             .bind(&family)
             .execute(f.store.pool())
