@@ -71,6 +71,9 @@ pub struct Config {
     pub integrations_network: crate::outbound::AddressPolicy,
     /// Audit events older than this many days are pruned (0: kept forever).
     pub audit_retention_days: u32,
+    /// An active introspection's answer to the caller that already had the same token's
+    /// answer recorded within this many seconds is counted, not recorded (0: every one is).
+    pub audit_introspection_window_secs: u32,
     /// How often the token vault refreshes connections about to expire (seconds).
     pub vault_refresh_secs: u64,
     /// Where every audit event is also sent (a SIEM), if anywhere.
@@ -102,6 +105,7 @@ struct FileConfig {
     cimd_extra_ca_file: Option<String>,
     integrations_network: Option<String>,
     audit_retention_days: Option<u32>,
+    audit_introspection_window_secs: Option<u32>,
     vault_refresh_secs: Option<u64>,
     audit_forward: Option<String>,
     audit_forward_secret: Option<String>,
@@ -125,6 +129,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "MANDATE_CIMD_EXTRA_CA_FILE",
     "MANDATE_INTEGRATIONS_NETWORK",
     "MANDATE_AUDIT_RETENTION_DAYS",
+    "MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS",
     "MANDATE_VAULT_REFRESH_SECS",
     "MANDATE_AUDIT_FORWARD",
     "MANDATE_AUDIT_FORWARD_SECRET",
@@ -286,6 +291,20 @@ impl Config {
             })?,
             None => file_config.audit_retention_days.unwrap_or(365),
         };
+        let audit_introspection_window_secs =
+            match env.get("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS") {
+                Some(v) => parse_window_secs(&Raw {
+                    value: v.clone(),
+                    setting: "MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS".into(),
+                })?,
+                None => match file_config.audit_introspection_window_secs {
+                    Some(secs) => parse_window_secs(&Raw {
+                        value: secs.to_string(),
+                        setting: "audit_introspection_window_secs".into(),
+                    })?,
+                    None => 60,
+                },
+            };
         let vault_refresh_secs = match env.get("MANDATE_VAULT_REFRESH_SECS") {
             Some(v) => parse_refresh_secs(&Raw {
                 value: v.clone(),
@@ -349,6 +368,7 @@ impl Config {
             cimd_extra_ca_file,
             integrations_network,
             audit_retention_days,
+            audit_introspection_window_secs,
             vault_refresh_secs,
             audit_forward,
             audit_forward_secret,
@@ -454,6 +474,19 @@ fn parse_refresh_secs(raw: &Raw) -> Result<u64, ConfigError> {
         _ => Err(ConfigError::new(
             &raw.setting,
             format!("{:?} is not a number of seconds from 1 to 3600", raw.value),
+        )),
+    }
+}
+
+fn parse_window_secs(raw: &Raw) -> Result<u32, ConfigError> {
+    match raw.value.trim().parse::<u32>() {
+        Ok(secs) if secs <= 3600 => Ok(secs),
+        _ => Err(ConfigError::new(
+            &raw.setting,
+            format!(
+                "{:?} is not a number of seconds from 0 to 3600 (0 records every introspection)",
+                raw.value
+            ),
         )),
     }
 }
@@ -570,7 +603,38 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Pretty);
         assert_eq!(c.audit_retention_days, 365);
         assert_eq!(c.vault_refresh_secs, 60);
+        assert_eq!(c.audit_introspection_window_secs, 60);
         assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_introspection_window_is_zero_to_an_hour() {
+        for (value, secs) in [("0", 0), ("1", 1), (" 3600 ", 3600)] {
+            let c = Config::from_sources(
+                None,
+                &env(&[("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS", value)]),
+            )
+            .expect(value);
+            assert_eq!(c.audit_introspection_window_secs, secs);
+        }
+        for value in ["3601", "-1", "a minute", ""] {
+            let e = Config::from_sources(
+                None,
+                &env(&[("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS", value)]),
+            )
+            .expect_err(value);
+            assert_eq!(e.setting, "MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS");
+        }
+        let dir = std::env::temp_dir().join(format!("mandate-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("mandate.toml");
+        std::fs::write(&file, "audit_introspection_window_secs = 7200\n").expect("write");
+        let e = Config::from_sources(Some(&file), &env(&[])).expect_err("over an hour");
+        assert_eq!(e.setting, "audit_introspection_window_secs");
+        std::fs::write(&file, "audit_introspection_window_secs = 0\n").expect("write");
+        let c = Config::from_sources(Some(&file), &env(&[])).expect("zero");
+        assert_eq!(c.audit_introspection_window_secs, 0);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::middleware::rate_limit::RateLimits;
 use crate::outbound::OutboundClient;
 use crate::sessions::SessionBackend;
 use crate::state::{AppState, AppStateInner, SharedKeys};
+use mandate_core::audit::repeats::RepeatWindow;
 use mandate_core::audit::AuditLog;
 use mandate_core::oauth::keyring;
 
@@ -143,8 +144,10 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartupError> {
     let vault = crate::vault::VaultClient::new(config.integrations_network)
         .map_err(|e| StartupError::Config(format!("connections' HTTP client: {e}")))?;
     let webauthn = crate::routes::passkeys::relying_party(&config.public_url);
+    let introspections = RepeatWindow::new(config.audit_introspection_window_secs);
     let state = AppState::new(AppStateInner {
         store,
+        introspections,
         config: Arc::new(config),
         master_key,
         hasher,

@@ -3,6 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use mandate_core::audit::repeats::RepeatWindow;
 use mandate_core::audit::AuditLog;
 use mandate_core::crypto::MasterKey;
 use mandate_core::identity::password::PasswordHasherPool;
@@ -57,6 +58,9 @@ pub struct AppStateInner {
     /// Talks to connection providers (the token vault).
     pub vault: crate::vault::VaultClient,
     pub caches: Caches,
+    /// Which active introspections' answers are recorded (repeats within the configured
+    /// window are counted instead).
+    pub introspections: RepeatWindow,
     /// The WebAuthn relying party; `None` when the public URL's host is an IP address.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }

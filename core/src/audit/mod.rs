@@ -6,6 +6,7 @@
 
 pub mod labels;
 pub mod query;
+pub mod repeats;
 pub mod retention;
 pub mod verify;
 

@@ -664,3 +664,174 @@ async fn refresh_reuse_revocation_introspection_and_machine_tokens_write_their_e
         server.stop().await;
     }
 }
+
+/// The `token.introspected` events on record, oldest first: (caller, jti, active,
+/// unrecorded_repeats).
+async fn introspection_events(store: &Store) -> Vec<(String, Value, Value, Value)> {
+    let filter = AuditFilter {
+        event_types: vec![EventType::TokenIntrospected],
+        ..AuditFilter::default()
+    };
+    let mut events = newest_first(store, &filter, None, 100)
+        .await
+        .expect("events");
+    events.reverse();
+    events
+        .into_iter()
+        .map(|e| {
+            (
+                e.agent_id.unwrap_or_default(),
+                e.detail["jti"].clone(),
+                e.detail["active"].clone(),
+                e.detail["unrecorded_repeats"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// A client_credentials token of the confidential client (`id`, `secret`) and its jti.
+async fn machine_token(server: &TestServer, id: &str, secret: &str) -> (String, String) {
+    let res = client()
+        .post(server.url("/s/demo-notes/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", "notes.read"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    let jti = newest(&server.store, "token.issued").await.detail["jti"]
+        .as_str()
+        .expect("jti")
+        .to_owned();
+    (token, jti)
+}
+
+/// Revokes `token` as its client; the revocation's event is waited for, so every introspection
+/// event queued before it is on record when this returns.
+async fn revoke_as(server: &TestServer, token: &str, id: &str, secret: &str) {
+    let res = client()
+        .post(server.url("/s/demo-notes/revoke"))
+        .form(&[
+            ("token", token),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn repeated_introspections_of_a_live_token_are_counted_within_the_window_and_refusals_always_recorded(
+) {
+    use crate::oauth_flow::{introspect, register_confidential, RESOURCE};
+    use mandate_core::identity::password::PasswordHasherPool;
+    use mandate_core::seed::seed_demo;
+    for db in each_backend().await {
+        let server = TestServer::start_with(
+            &db,
+            &[("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS", "2".into())],
+        )
+        .await;
+        seed_demo(&server.store, &PasswordHasherPool::new(1), RESOURCE, 1)
+            .await
+            .expect("seed");
+        let (rs, rs_secret) = register_confidential(&server).await;
+        let (other, other_secret) = register_confidential(&server).await;
+        let (token, jti) = machine_token(&server, &rs, &rs_secret).await;
+        let (spare, _) = machine_token(&server, &rs, &rs_secret).await;
+
+        for _ in 0..3 {
+            assert_eq!(
+                introspect(&server, &token, &rs, &rs_secret).await["active"],
+                true
+            );
+        }
+        assert_eq!(
+            introspect(&server, &token, &other, &other_secret).await["active"],
+            true
+        );
+        for _ in 0..2 {
+            assert_eq!(
+                introspect(&server, "not.a.token", &rs, &rs_secret).await["active"],
+                false
+            );
+        }
+        revoke_as(&server, &spare, &rs, &rs_secret).await;
+        let live = |caller: &str, repeats: u64| {
+            (
+                caller.to_owned(),
+                Value::from(jti.as_str()),
+                Value::Bool(true),
+                Value::from(repeats),
+            )
+        };
+        let refused = (rs.clone(), Value::Null, Value::Bool(false), Value::Null);
+        let expected = vec![
+            live(&rs, 0),
+            live(&other, 0),
+            refused.clone(),
+            refused.clone(),
+        ];
+        assert_eq!(introspection_events(&server.store).await, expected);
+
+        // After the window, the next answer is recorded with the count of those skipped.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        assert_eq!(
+            introspect(&server, &token, &rs, &rs_secret).await["active"],
+            true
+        );
+        // Revoked: the answer changes, and a refusal is recorded whatever the window.
+        revoke_as(&server, &token, &rs, &rs_secret).await;
+        assert_eq!(
+            introspect(&server, &token, &rs, &rs_secret).await["active"],
+            false
+        );
+        revoke_as(&server, &spare, &rs, &rs_secret).await;
+        let mut expected = expected;
+        expected.extend([live(&rs, 2), refused]);
+        assert_eq!(introspection_events(&server.store).await, expected);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_window_of_zero_records_every_introspection() {
+    use crate::oauth_flow::{introspect, register_confidential, RESOURCE};
+    use mandate_core::identity::password::PasswordHasherPool;
+    use mandate_core::seed::seed_demo;
+    for db in each_backend().await {
+        let server = TestServer::start_with(
+            &db,
+            &[("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS", "0".into())],
+        )
+        .await;
+        seed_demo(&server.store, &PasswordHasherPool::new(1), RESOURCE, 1)
+            .await
+            .expect("seed");
+        let (rs, rs_secret) = register_confidential(&server).await;
+        let (token, jti) = machine_token(&server, &rs, &rs_secret).await;
+        for _ in 0..3 {
+            assert_eq!(
+                introspect(&server, &token, &rs, &rs_secret).await["active"],
+                true
+            );
+        }
+        revoke_as(&server, &token, &rs, &rs_secret).await;
+        let every = (
+            rs.clone(),
+            Value::from(jti),
+            Value::Bool(true),
+            Value::from(0),
+        );
+        assert_eq!(introspection_events(&server.store).await, vec![every; 3]);
+        server.stop().await;
+    }
+}

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use mandate_core::audit::repeats::Repeat;
 use mandate_core::audit::{ActorKind, AuditEvent, EventType, Outcome};
 use mandate_core::ids::UserId;
 use mandate_core::model::ClientType;
@@ -80,7 +81,20 @@ pub async fn introspect(
         state.now(),
     )
     .await?;
-    let event = AuditEvent::new(
+    // An access token found live: the same answer to the same caller within the window is
+    // counted, not recorded (`audit::repeats`). Inactive answers are always recorded.
+    let jti = answer.get("jti").and_then(|jti| jti.as_str());
+    let unrecorded_repeats = match jti {
+        Some(jti) => match state
+            .introspections
+            .check(client.id.as_str(), jti, state.now())
+        {
+            Repeat::Skip => return Ok(no_store(StatusCode::OK, &answer)),
+            Repeat::Record { unrecorded_before } => Some(unrecorded_before),
+        },
+        None => None,
+    };
+    let mut event = AuditEvent::new(
         EventType::TokenIntrospected,
         Outcome::Success,
         ActorKind::Agent,
@@ -88,8 +102,11 @@ pub async fn introspect(
     .agent(client.id.as_str())
     .server(server.id.as_str())
     .with("active", answer["active"].as_bool().unwrap_or(false))
-    .with("jti", answer.get("jti"))
+    .with("jti", jti)
     .context(&caller.context);
+    if let Some(n) = unrecorded_repeats {
+        event = event.with("unrecorded_repeats", n);
+    }
     // An introspection changes nothing: its event is queued, not waited for (RFC 7662 answers
     // are on resource servers' request path; issuances and revocations still wait).
     state.audit.record_unconfirmed(event).await?;
