@@ -8,6 +8,8 @@
 #   DURATION=10 scripts/bench.sh        # shorter runs
 #
 # Scenarios: coldstart, discovery, jwks, cc (client_credentials, ES256 JWT), introspect, refresh.
+# Introspection runs twice for Mandate: with its default audit window (repeats of one answer
+# counted, not each recorded) and with every answer recorded (phase mandate-every-introspection).
 # The "ceiling" phase runs cc against examples/bench_ceiling.rs, a server that only signs the
 # same ES256 token: Mandate's cc rate over it is the share of what signing alone allows.
 # Refresh: the reference replays one refresh token (node-oidc-provider does not rotate a
@@ -67,6 +69,17 @@ PHASE=mandate SERVER_CMD="bash $WORK/serve.sh" \
   TOKEN_PATH=/s/demo-notes/token INTROSPECT_PATH=/s/demo-notes/introspect \
   CC_ID="$CC_ID" CC_SECRET="$CC_SECRET" CC_SCOPE=notes.read RS_ID="$CC_ID" RS_SECRET="$CC_SECRET" \
   SCENARIOS="coldstart discovery jwks cc introspect" "$WORK/bench/bench.sh"
+
+say "Mandate: introspection with every answer recorded"
+# The harness introspects one token over and over; by default Mandate records the first answer per
+# caller and token each minute and counts the rest (MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS). This
+# phase records every one, as a resource server asking about many tokens would make it do.
+PHASE=mandate-every-introspection SERVER_CMD="bash $WORK/serve.sh" \
+  SERVER_ENV="MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS=0" \
+  DISCOVERY_PATH=/.well-known/oauth-authorization-server/s/demo-notes \
+  TOKEN_PATH=/s/demo-notes/token INTROSPECT_PATH=/s/demo-notes/introspect \
+  CC_ID="$CC_ID" CC_SECRET="$CC_SECRET" CC_SCOPE=notes.read RS_ID="$CC_ID" RS_SECRET="$CC_SECRET" \
+  SCENARIOS="introspect" "$WORK/bench/bench.sh"
 
 say "ceiling: an axum handler that only signs the ES256 token (client_credentials' upper bound)"
 PHASE=ceiling SERVER_CMD="$CEILING_BIN" DISCOVERY_PATH=/ready TOKEN_PATH=/token \
