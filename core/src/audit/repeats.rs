@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use crate::clock::UnixMillis;
 
 /// Past this many remembered kinds, those whose window has ended are forgotten, and if that
-/// leaves it full, all are: each one's next answer is then recorded (the safe side).
+/// frees less than a quarter, all are: each one's next answer is then recorded (the safe side).
 pub const MAX_KINDS: usize = 16_384;
 
 /// Remembers, per kind of answer, when one was last recorded and how many repeats followed.
@@ -81,7 +81,9 @@ impl RepeatWindow {
         if kinds.len() >= MAX_KINDS {
             let window_ms = self.window_ms;
             kinds.retain(|_, seen| now >= seen.at && now - seen.at < window_ms);
-            if kinds.len() >= MAX_KINDS {
+            // Unless that freed a quarter, start over, so that a full table is scanned at most
+            // once per MAX_KINDS / 4 new kinds.
+            if kinds.len() > MAX_KINDS / 4 * 3 {
                 kinds.clear();
             }
         }
@@ -195,5 +197,15 @@ mod tests {
         assert_eq!(w.len(), MAX_KINDS / 2 + 1);
         assert_eq!(w.check("rs", "jti-1", 70_001), Repeat::Skip, "kept");
         assert_eq!(w.check("rs", "jti-0", 70_001), RECORD, "forgotten");
+
+        // Full with fewer than a quarter ended: all are forgotten (no scan per new kind).
+        let w = RepeatWindow::new(60);
+        for i in 0..MAX_KINDS {
+            let at = if i % 8 == 0 { 1_000 } else { 50_000 };
+            w.check("rs", &format!("jti-{i}"), at);
+        }
+        assert_eq!(w.check("rs", "one-more", 70_000), RECORD);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w.check("rs", "jti-1", 70_001), RECORD, "forgotten too");
     }
 }

@@ -689,6 +689,28 @@ async fn introspection_events(store: &Store) -> Vec<(String, Value, Value, Value
         .collect()
 }
 
+/// A server with the demo seeded and `MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS` set to `secs`.
+async fn demo_with_introspection_window(
+    db: &mandate_core::testing::TestDatabase,
+    secs: &str,
+) -> TestServer {
+    use mandate_core::identity::password::PasswordHasherPool;
+    let server = TestServer::start_with(
+        db,
+        &[("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS", secs.into())],
+    )
+    .await;
+    mandate_core::seed::seed_demo(
+        &server.store,
+        &PasswordHasherPool::new(1),
+        crate::oauth_flow::RESOURCE,
+        1,
+    )
+    .await
+    .expect("seed");
+    server
+}
+
 /// A client_credentials token of the confidential client (`id`, `secret`) and its jti.
 async fn machine_token(server: &TestServer, id: &str, secret: &str) -> (String, String) {
     let res = client()
@@ -731,18 +753,9 @@ async fn revoke_as(server: &TestServer, token: &str, id: &str, secret: &str) {
 #[tokio::test]
 async fn repeated_introspections_of_a_live_token_are_counted_within_the_window_and_refusals_always_recorded(
 ) {
-    use crate::oauth_flow::{introspect, register_confidential, RESOURCE};
-    use mandate_core::identity::password::PasswordHasherPool;
-    use mandate_core::seed::seed_demo;
+    use crate::oauth_flow::{introspect, register_confidential};
     for db in each_backend().await {
-        let server = TestServer::start_with(
-            &db,
-            &[("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS", "2".into())],
-        )
-        .await;
-        seed_demo(&server.store, &PasswordHasherPool::new(1), RESOURCE, 1)
-            .await
-            .expect("seed");
+        let server = demo_with_introspection_window(&db, "2").await;
         let (rs, rs_secret) = register_confidential(&server).await;
         let (other, other_secret) = register_confidential(&server).await;
         let (token, jti) = machine_token(&server, &rs, &rs_secret).await;
@@ -804,18 +817,9 @@ async fn repeated_introspections_of_a_live_token_are_counted_within_the_window_a
 
 #[tokio::test]
 async fn a_window_of_zero_records_every_introspection() {
-    use crate::oauth_flow::{introspect, register_confidential, RESOURCE};
-    use mandate_core::identity::password::PasswordHasherPool;
-    use mandate_core::seed::seed_demo;
+    use crate::oauth_flow::{introspect, register_confidential};
     for db in each_backend().await {
-        let server = TestServer::start_with(
-            &db,
-            &[("MANDATE_AUDIT_INTROSPECTION_WINDOW_SECS", "0".into())],
-        )
-        .await;
-        seed_demo(&server.store, &PasswordHasherPool::new(1), RESOURCE, 1)
-            .await
-            .expect("seed");
+        let server = demo_with_introspection_window(&db, "0").await;
         let (rs, rs_secret) = register_confidential(&server).await;
         let (token, jti) = machine_token(&server, &rs, &rs_secret).await;
         for _ in 0..3 {
