@@ -99,13 +99,10 @@ impl RepeatWindow {
         }
     }
 
-    /// How many kinds are remembered (for tests and metrics).
-    pub fn len(&self) -> usize {
+    /// How many kinds are remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.kinds.lock().map_or(0, |kinds| kinds.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -159,7 +156,7 @@ mod tests {
         for now in [1_000, 1_000, 1_001] {
             assert_eq!(w.check("rs", "jti-1", now), RECORD);
         }
-        assert!(w.is_empty(), "nothing is remembered");
+        assert_eq!(w.len(), 0, "nothing is remembered");
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub async fn introspect(
     }
     let token = params.require("token")?;
     let issuer = server.issuer(&state.config.public_url);
+    let now = state.now();
     let answer = introspect_token(
         &state.store,
         &state.keys.current(),
@@ -78,17 +79,14 @@ pub async fn introspect(
         server,
         &client,
         token,
-        state.now(),
+        now,
     )
     .await?;
     // An access token found live: the same answer to the same caller within the window is
     // counted, not recorded (`audit::repeats`). Inactive answers are always recorded.
     let jti = answer.get("jti").and_then(|jti| jti.as_str());
     let unrecorded_repeats = match jti {
-        Some(jti) => match state
-            .introspections
-            .check(client.id.as_str(), jti, state.now())
-        {
+        Some(jti) => match state.introspections.check(client.id.as_str(), jti, now) {
             Repeat::Skip => return Ok(no_store(StatusCode::OK, &answer)),
             Repeat::Record { unrecorded_before } => Some(unrecorded_before),
         },
