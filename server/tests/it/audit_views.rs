@@ -737,17 +737,7 @@ async fn machine_token(server: &TestServer, id: &str, secret: &str) -> (String, 
 /// Revokes `token` as its client; the revocation's event is waited for, so every introspection
 /// event queued before it is on record when this returns.
 async fn revoke_as(server: &TestServer, token: &str, id: &str, secret: &str) {
-    let res = client()
-        .post(server.url("/s/demo-notes/revoke"))
-        .form(&[
-            ("token", token),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(res.status(), 200);
+    crate::oauth_flow::post_token_as(server, "revoke", token, id, secret).await;
 }
 
 #[tokio::test]

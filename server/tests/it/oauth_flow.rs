@@ -63,11 +63,17 @@ pub async fn register_confidential(server: &TestServer) -> (String, String) {
     )
 }
 
-/// The demo server's introspection of `token` by the confidential client (`id`, `secret`),
-/// which must answer 200: its JSON.
-pub async fn introspect(server: &TestServer, token: &str, id: &str, secret: &str) -> Value {
+/// POSTs `token` to the demo server's `endpoint` (`introspect`, `revoke`) as the confidential
+/// client (`id`, `secret`), which must answer 200: the response.
+pub async fn post_token_as(
+    server: &TestServer,
+    endpoint: &str,
+    token: &str,
+    id: &str,
+    secret: &str,
+) -> reqwest::Response {
     let res = client()
-        .post(server.url("/s/demo-notes/introspect"))
+        .post(server.url(&format!("/s/demo-notes/{endpoint}")))
         .form(&[
             ("token", token),
             ("client_id", id),
@@ -75,9 +81,19 @@ pub async fn introspect(server: &TestServer, token: &str, id: &str, secret: &str
         ])
         .send()
         .await
-        .expect("introspect");
-    assert_eq!(res.status(), 200);
-    res.json().await.expect("json")
+        .expect(endpoint);
+    assert_eq!(res.status(), 200, "{endpoint}");
+    res
+}
+
+/// The demo server's introspection of `token` by the confidential client (`id`, `secret`),
+/// which must answer 200: its JSON.
+pub async fn introspect(server: &TestServer, token: &str, id: &str, secret: &str) -> Value {
+    post_token_as(server, "introspect", token, id, secret)
+        .await
+        .json()
+        .await
+        .expect("json")
 }
 
 pub fn authorize_url(server: &TestServer, client_id: &str, scope: &str, state: &str) -> String {
