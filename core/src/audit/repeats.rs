@@ -40,6 +40,13 @@ pub enum Repeat {
     Skip,
 }
 
+impl Repeat {
+    /// The first answer of its kind (or one recorded without a window): nothing went unrecorded.
+    pub const FIRST: Self = Self::Record {
+        unrecorded_before: 0,
+    };
+}
+
 impl RepeatWindow {
     /// A window of `secs` seconds; `0` records every answer.
     pub fn new(secs: u32) -> Self {
@@ -52,15 +59,11 @@ impl RepeatWindow {
     /// Whether the answer given to `caller` about `subject` at `now` is recorded.
     pub fn check(&self, caller: &str, subject: &str, now: UnixMillis) -> Repeat {
         if self.window_ms == 0 {
-            return Repeat::Record {
-                unrecorded_before: 0,
-            };
+            return Repeat::FIRST;
         }
         // A poisoned lock only means another request panicked mid-update: record.
         let Ok(mut kinds) = self.kinds.lock() else {
-            return Repeat::Record {
-                unrecorded_before: 0,
-            };
+            return Repeat::FIRST;
         };
         // The NUL cannot occur in a client id, so the key names one pair only.
         let key = format!("{caller}\0{subject}");
@@ -94,9 +97,7 @@ impl RepeatWindow {
                 repeats: 0,
             },
         );
-        Repeat::Record {
-            unrecorded_before: 0,
-        }
+        Repeat::FIRST
     }
 
     /// How many kinds are remembered.
@@ -110,9 +111,7 @@ impl RepeatWindow {
 mod tests {
     use super::*;
 
-    const RECORD: Repeat = Repeat::Record {
-        unrecorded_before: 0,
-    };
+    const RECORD: Repeat = Repeat::FIRST;
 
     #[test]
     fn the_first_answer_is_recorded_and_repeats_within_the_window_are_counted() {
